@@ -1,0 +1,7 @@
+"""``python -m unigate`` is the ``unigate`` command."""
+
+import sys
+
+from unigate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,56 @@
+"""The facade plugins use: kernel services and helpers, and nothing else of the kernel.
+
+A plugin imports from here and from :mod:`unigate_hookspecs` only (an import-linter
+contract enforces it). What is here is documented and kept stable across minor
+versions; everything else in :mod:`unigate` may change.
+
+The :class:`Server` handle (given to ``unigate_startup`` and reachable as
+``connection.server`` in listener handlers) offers:
+
+* ``server.settings`` -- validated settings; ``server.settings.section("name")`` is yours
+* ``server.objects`` -- the account database (domains, accounts, aliases, groups ...)
+* ``server.auth`` -- the authentication service: ``await server.auth.login(name, password,
+  service=..., peer_ip=..., secure=...)`` and ``server.auth.credentials(...)`` for SASL
+* ``server.classifier`` -- the address-classification service
+* ``server.service("mailboxes" | "queue" | "router")`` -- the mail services when present
+* ``server.logs.logger(component)`` -- a logger in the manual's record format
+* ``await server.call(hook, **kw)``, ``call_first``, ``judge`` -- the async hook caller
+* ``server.spawn(async_fn)`` -- a background task for the life of the server
+* ``server.state`` -- a dict for per-server plugin state
+"""
+
+from __future__ import annotations
+
+from unigate import sasl
+from unigate.auth import FAILURE_TEXT, Authenticator, LoginOutcome, SessionCredentials
+from unigate.logs import ALL, CRASH, FAILURE, LOW, MAJOR, PROBLEM, Logger
+from unigate.objects import ObjectError, ObjectKind, ObjectRef, ObjectStore, split_address
+from unigate.plugins import acall, acall_first, ajudge
+from unigate.server import Server
+from unigate_hookspecs import Verdict, hookimpl
+
+__all__ = [
+    "ALL",
+    "CRASH",
+    "FAILURE",
+    "FAILURE_TEXT",
+    "LOW",
+    "MAJOR",
+    "PROBLEM",
+    "Authenticator",
+    "Logger",
+    "LoginOutcome",
+    "ObjectError",
+    "ObjectKind",
+    "ObjectRef",
+    "ObjectStore",
+    "Server",
+    "SessionCredentials",
+    "Verdict",
+    "acall",
+    "acall_first",
+    "ajudge",
+    "hookimpl",
+    "sasl",
+    "split_address",
+]

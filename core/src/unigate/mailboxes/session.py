@@ -1,0 +1,364 @@
+"""A session's view of an open mailbox: its own sequence numbers and pending changes.
+
+Why: IMAP may announce a change (EXISTS, EXPUNGE, FETCH FLAGS) only at certain moments,
+so each session keeps the list of messages *it* has announced and queues changes made by
+others until :meth:`MailboxSession.refresh`. POP never refreshes: its view stays frozen
+for the whole session, as the manual requires.
+
+Visibility: a message with ``$Service`` is invisible unless the session was opened with
+``service_visible=True`` (IMAP and POP never are); a message with ``$Hidden`` is
+invisible to users other than the owner who lack the ``a`` right. A message that becomes
+invisible through a flag change leaves the view as if expunged; one that becomes visible
+appears only in a later session (UIDs must never go backwards in a view).
+
+Own changes: ``store`` and ``expunge`` apply to this view at once and return what
+changed; the session's own appends (``append``, ``copy`` into the same mailbox) are
+queued like anyone else's and appear at the next ``refresh``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import anyio
+
+from unigate_hookspecs.storage import MessageRecord, NewMessage
+
+from .errors import NoSuchMailbox, PermissionDenied
+from .events import Appended, Expunged, FlagsChanged, MailboxEvent
+from .flags import (
+    DELETED,
+    HIDDEN,
+    SEEN,
+    SERVICE,
+    flag_key,
+    merge_flags,
+    normalize_flags,
+    remove_flags,
+)
+from .shared import SharedMailbox
+
+if TYPE_CHECKING:
+    from .manager import MailboxManager
+
+__all__ = ["MailboxSession", "NoSuchMessage", "StoreMode"]
+
+
+class NoSuchMessage(NoSuchMailbox):
+    """The message was expunged (by another session) or never existed."""
+
+
+class StoreMode(StrEnum):
+    """How ``store`` combines the given flags with the current ones."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    REPLACE = "replace"
+
+
+class MailboxSession:
+    """One user's open mailbox. Create with :meth:`MailboxManager.open`; close when done."""
+
+    def __init__(
+        self,
+        manager: MailboxManager,
+        shared: SharedMailbox,
+        *,
+        account: str,
+        name: str,
+        user: str,
+        rights: str,
+        readonly: bool,
+        service_visible: bool,
+    ) -> None:
+        self._manager = manager
+        self._shared = shared
+        #: the canonical owner account and mailbox name
+        self.owner = shared.owner
+        self.mailbox = shared.name
+        #: the account and name as the session opened them (for foreign/alias names)
+        self.account = account
+        self.name = name
+        self.user = user
+        self.rights = rights
+        self.readonly = readonly
+        self.service_visible = service_visible
+        self._see_hidden = user.lower() == shared.owner or "a" in rights
+        self._uids: list[int] = []
+        self._records: dict[int, MessageRecord] = {}
+        self._pending: list[MailboxEvent] = []
+        self._changed = anyio.Event()
+        self._closed = False
+        for rec in shared.records.values():
+            if self._visible(rec):
+                self._uids.append(rec.uid)
+                self._records[rec.uid] = rec
+        self.uidvalidity = shared.uidvalidity
+        self.uidnext = shared.uidnext
+        self.highestmodseq = shared.highestmodseq
+
+    # -- context manager ----------------------------------------------------------
+
+    async def __aenter__(self) -> MailboxSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._shared.sessions.discard(self)
+        await self._manager._release(self._shared)
+
+    # -- the view ---------------------------------------------------------------------
+
+    def _visible(self, rec: MessageRecord) -> bool:
+        keys = {flag_key(f) for f in rec.flags}
+        if not self.service_visible and flag_key(SERVICE) in keys:
+            return False
+        return self._see_hidden or flag_key(HIDDEN) not in keys
+
+    def messages(self) -> list[MessageRecord]:
+        """The view's records in sequence order (sequence number = index + 1)."""
+        return [self._records[u] for u in self._uids]
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        """The sequence number of ``uid`` in this view, or None."""
+        import bisect
+
+        i = bisect.bisect_left(self._uids, uid)
+        return i + 1 if i < len(self._uids) and self._uids[i] == uid else None
+
+    def uid_of(self, seq: int) -> int:
+        """The UID at sequence number ``seq`` (1-based); IndexError if out of range."""
+        if seq < 1:
+            raise IndexError(seq)
+        return self._uids[seq - 1]
+
+    def record(self, uid: int) -> MessageRecord | None:
+        return self._records.get(uid)
+
+    def unseen(self) -> int:
+        return sum(1 for u in self._uids if flag_key(SEEN) not in _keys(self._records[u]))
+
+    # -- change notification ----------------------------------------------------------
+
+    def _enqueue(self, event: MailboxEvent) -> None:
+        self._pending.append(event)
+        self._changed.set()
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self._pending)
+
+    async def wait_changes(self) -> None:
+        """Return when changes made elsewhere are waiting for :meth:`refresh` (IMAP IDLE)."""
+        while not self._pending:
+            self._changed = anyio.Event()
+            await self._changed.wait()
+
+    def refresh(self) -> list[MailboxEvent]:
+        """Apply pending changes to the view and return them, ready to announce.
+
+        ``Appended`` holds the records that joined the view (EXISTS = ``len(session)``),
+        ``FlagsChanged`` the records of the view that changed, ``Expunged`` the UIDs and
+        the sequence numbers to announce, in announcing order.
+        """
+        pending, self._pending = self._pending, []
+        out: list[MailboxEvent] = []
+        for event in pending:
+            if isinstance(event, Appended):
+                last = self._uids[-1] if self._uids else 0
+                new = [r for r in event.records if r.uid > last and self._visible(r)]
+                for rec in new:
+                    self._uids.append(rec.uid)
+                    self._records[rec.uid] = rec
+                if new:
+                    out.append(Appended(tuple(new)))
+                self.uidnext = max(self.uidnext, max(r.uid for r in event.records) + 1)
+                self.highestmodseq = max(self.highestmodseq, *(r.modseq for r in event.records))
+            elif isinstance(event, FlagsChanged):
+                changed = []
+                hidden = []
+                for rec in event.records:
+                    self.highestmodseq = max(self.highestmodseq, rec.modseq)
+                    if rec.uid not in self._records:
+                        continue
+                    if self._visible(rec):
+                        self._records[rec.uid] = rec
+                        changed.append(rec)
+                    else:
+                        hidden.append(rec.uid)
+                if changed:
+                    out.append(FlagsChanged(tuple(changed)))
+                if hidden:
+                    out.append(self._remove(hidden))
+            else:
+                ev = self._remove(event.uids)
+                if ev.uids:
+                    out.append(ev)
+        self.highestmodseq = max(self.highestmodseq, self._shared.highestmodseq)
+        return out
+
+    def _remove(self, uids: Iterable[int]) -> Expunged:
+        pairs = sorted(((self.seq_of(u), u) for u in uids if u in self._records), reverse=True)
+        for seq, uid in pairs:
+            assert seq is not None
+            del self._uids[seq - 1]
+            del self._records[uid]
+        return Expunged(tuple(u for _, u in pairs), tuple(s for s, _ in pairs))  # type: ignore[misc]
+
+    # -- operations -------------------------------------------------------------------
+
+    def _require(self, right: str) -> None:
+        if self._closed:
+            raise NoSuchMailbox("session closed")
+        if right not in self.rights:
+            raise PermissionDenied(right)
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise PermissionDenied("w", "mailbox opened read-only")
+
+    async def append(
+        self,
+        data: bytes,
+        flags: Iterable[str] = (),
+        internal_date: int | None = None,
+    ) -> MessageRecord:
+        """Append one message (needs ``i``; quota checked). Reported to this view by ``refresh``."""
+        self._require("i")
+        self._writable()
+        clean = self._allowed_flags(normalize_flags(flags))
+        await self._manager._check_quota(self.owner, len(data))
+        msg = NewMessage(data, clean, int(time.time()) if internal_date is None else internal_date)
+        (rec,) = await self._shared.append([msg], origin=self)
+        return rec
+
+    def _allowed_flags(self, flags: frozenset[str]) -> frozenset[str]:
+        """The flags this user may set: ``\\Seen`` needs ``s``, ``\\Deleted`` ``d``, others ``w``."""
+        out = []
+        for f in flags:
+            need = "s" if f == SEEN else "d" if f == DELETED else "w"
+            if need in self.rights:
+                out.append(f)
+        return frozenset(out)
+
+    async def store(
+        self,
+        uids: Iterable[int],
+        flags: Iterable[str],
+        mode: StoreMode | str = StoreMode.ADD,
+        unchangedsince: int | None = None,
+    ) -> tuple[list[MessageRecord], list[int]]:
+        """Change flags of the view's messages -> (changed records, UIDs failing UNCHANGEDSINCE).
+
+        Flags the user has no right to change are silently left alone (the manual: a
+        reader without ``s`` leaves Seen unchanged). UIDs not in the view are ignored.
+        """
+        if self._closed:
+            raise NoSuchMailbox("session closed")
+        self._writable()
+        mode = StoreMode(mode)
+        given = normalize_flags(flags)
+        may = {"s": SEEN, "d": DELETED}
+
+        def changeable(f: str) -> bool:
+            need = next((r for r, name in may.items() if name == f), "w")
+            return need in self.rights
+
+        def compute(rec: MessageRecord) -> frozenset[str] | None:
+            if mode is StoreMode.ADD:
+                return merge_flags(rec.flags, [f for f in given if changeable(f)])
+            if mode is StoreMode.REMOVE:
+                return remove_flags(rec.flags, [f for f in given if changeable(f)])
+            keep = frozenset(f for f in rec.flags if not changeable(f))
+            return merge_flags(keep, [f for f in given if changeable(f)])
+
+        wanted = [u for u in uids if u in self._records]
+        changed, failed = await self._shared.set_flags(compute, wanted, unchangedsince, self)
+        for rec in changed:
+            self.highestmodseq = max(self.highestmodseq, rec.modseq)
+            if self._visible(rec):
+                self._records[rec.uid] = rec
+        return changed, failed
+
+    async def expunge(self, uids: Iterable[int] | None = None) -> Expunged:
+        """Remove the view's ``\\Deleted`` messages (only those in ``uids`` if given; needs ``d``).
+
+        Returns the UIDs and sequence numbers removed from this view, in announcing order.
+        """
+        self._require("d")
+        self._writable()
+        candidates = self._uids if uids is None else [u for u in uids if u in self._records]
+        current = self._shared.records
+        victims = [u for u in candidates if u in current and flag_key(DELETED) in _keys(current[u])]
+        gone = await self._shared.expunge(victims, origin=self)
+        self.highestmodseq = max(self.highestmodseq, self._shared.highestmodseq)
+        return self._remove(gone)
+
+    async def read(self, uid: int) -> bytes:
+        """The message's bytes. :class:`NoSuchMessage` if it was expunged meanwhile."""
+        self._require("r")
+        if uid not in self._records:
+            raise NoSuchMessage(f"no message with UID {uid} in this view")
+        shared = self._shared
+        if uid not in shared.records:
+            raise NoSuchMessage(f"message UID {uid} was expunged")
+        try:
+            return await shared.call(shared.store.read, uid)
+        except KeyError:
+            raise NoSuchMessage(f"message UID {uid} was expunged") from None
+
+    async def cache_get(self, uid: int, key: str) -> bytes | None:
+        shared = self._shared
+        return await shared.call(shared.store.cache_get, uid, key)
+
+    async def cache_put(self, uid: int, key: str, value: bytes) -> None:
+        shared = self._shared
+        await shared.call(shared.store.cache_put, uid, key, value)
+
+    async def copy(self, uids: Iterable[int], dest: str) -> dict[int, int]:
+        """Copy messages to mailbox ``dest`` (a name in the session's account context).
+
+        Needs ``i`` on the destination; flags are copied as far as the user may set them
+        there. Returns {source UID: destination UID} (COPYUID).
+        """
+        self._require("r")
+        wanted = [u for u in uids if u in self._records]
+        return await self._manager._copy_from(self, wanted, dest)
+
+    async def move(self, uids: Iterable[int], dest: str) -> tuple[dict[int, int], Expunged]:
+        """Copy, then remove the originals (needs ``d`` here). Returns (UID map, Expunged)."""
+        self._require("d")
+        self._writable()
+        mapping = await self.copy(uids, dest)
+        gone = await self._shared.expunge(list(mapping), origin=self)
+        return mapping, self._remove(gone)
+
+    async def _read_for_copy(self, uids: list[int]) -> list[tuple[MessageRecord, bytes]]:
+        shared = self._shared
+        records = [shared.records[u] for u in uids if u in shared.records]
+
+        def work() -> list[tuple[MessageRecord, bytes]]:
+            out = []
+            for rec in records:
+                try:
+                    out.append((rec, shared.store.read(rec.uid)))
+                except KeyError:
+                    continue
+            return out
+
+        return await shared.call(work)
+
+
+def _keys(rec: MessageRecord) -> set[str]:
+    return {flag_key(f) for f in rec.flags}

@@ -1,0 +1,269 @@
+"""One open mailbox shared by every session that uses it.
+
+Why: the format driver contract says calls on one store are serialised and appends
+arrive in batches. This object is where that happens: it owns the driver's store, the
+in-memory copy of the index (records by UID), the MODSEQ counter, the per-mailbox write
+lock, the group-commit queue for appends, and the list of sessions to notify.
+
+Group commit: an append puts its messages in ``_pending`` and, if no commit is running,
+runs the commit loop itself: take everything pending, write it with one driver
+``append`` call (one fsync), wake the waiters, repeat while more arrived meanwhile.
+Appends that arrive while a batch is being written therefore share the next fsync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from unigate_hookspecs.storage import (
+    FlagChange,
+    FormatDriver,
+    MailboxStore,
+    MessageRecord,
+    NewMessage,
+)
+
+from .errors import NoSuchMailbox
+from .events import Appended, Expunged, FlagsChanged, MailboxEvent
+
+if TYPE_CHECKING:
+    from .session import MailboxSession
+
+__all__ = ["SharedMailbox"]
+
+T = TypeVar("T")
+
+
+class _AppendRequest:
+    __slots__ = ("done", "error", "messages", "origin", "records")
+
+    def __init__(self, messages: list[NewMessage], origin: MailboxSession | None) -> None:
+        self.messages = messages
+        self.origin = origin
+        self.records: list[MessageRecord] = []
+        self.error: BaseException | None = None
+        self.done = anyio.Event()
+
+
+class SharedMailbox:
+    """The open store of one mailbox, reference counted by the manager."""
+
+    def __init__(
+        self,
+        owner: str,
+        name: str,
+        driver: FormatDriver,
+        path: Path,
+        on_usage: Callable[[str, str, int, int], None],
+    ) -> None:
+        self.owner = owner
+        self.name = name
+        self.driver = driver
+        self.path = path
+        self.refs = 0
+        self.dead = False
+        self.sessions: set[MailboxSession] = set()
+        self.records: dict[int, MessageRecord] = {}
+        self.uidvalidity = 0
+        self.uidnext = 1
+        self.highestmodseq = 0
+        self.attributes: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self.expunged_since_open = 0
+        #: number of driver ``append`` calls (tests observe group commit through it)
+        self.append_batches = 0
+        self._store: MailboxStore | None = None
+        self._lock = anyio.Lock()
+        self._pending: list[_AppendRequest] = []
+        self._committing = False
+        self._on_usage = on_usage
+
+    # -- life cycle -------------------------------------------------------------
+
+    async def load(self) -> None:
+        def work() -> tuple[MailboxStore, Any]:
+            store = self.driver.open(self.path)
+            try:
+                return store, store.load()
+            except BaseException:
+                store.close()
+                raise
+
+        self._store, state = await anyio.to_thread.run_sync(work)
+        self.uidvalidity = state.uidvalidity
+        self.uidnext = state.uidnext
+        self.highestmodseq = state.highestmodseq
+        self.records = {r.uid: r for r in state.records}
+        self.attributes = dict(state.attributes)
+        self.warnings = list(state.warnings)
+        self._report_usage()
+
+    async def close(self, *, compact: bool = True) -> None:
+        """Close the store (compacting first if messages were expunged). Idempotent."""
+        async with self._lock:
+            store, self._store = self._store, None
+            self.dead = True
+            if store is None:
+                return
+
+            def work() -> None:
+                try:
+                    if compact and self.expunged_since_open:
+                        store.compact()
+                finally:
+                    store.close()
+
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(work)
+
+    def _report_usage(self) -> None:
+        size = sum(r.size for r in self.records.values())
+        self._on_usage(self.owner, self.name, size, len(self.records))
+
+    # -- serialised driver calls ------------------------------------------------------
+
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn(*args)`` on a worker thread while holding the mailbox lock."""
+        async with self._lock:
+            self._check()
+            with anyio.CancelScope(shield=True):
+                return await anyio.to_thread.run_sync(fn, *args)
+
+    @property
+    def store(self) -> MailboxStore:
+        self._check()
+        assert self._store is not None
+        return self._store
+
+    def _check(self) -> None:
+        if self.dead or self._store is None:
+            raise NoSuchMailbox(f"mailbox {self.name!r} was deleted or renamed")
+
+    # -- appends (group commit) -----------------------------------------------------
+
+    async def append(
+        self, messages: Sequence[NewMessage], origin: MailboxSession | None = None
+    ) -> list[MessageRecord]:
+        """Append durably; returns the records in order. Concurrent calls share a batch."""
+        self._check()
+        request = _AppendRequest(list(messages), origin)
+        self._pending.append(request)
+        if not self._committing:
+            self._committing = True
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._commit_loop()
+            finally:
+                self._committing = False
+        await request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.records
+
+    async def _commit_loop(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            async with self._lock:
+                try:
+                    self._check()
+                    flat: list[NewMessage] = []
+                    for req in batch:
+                        for msg in req.messages:
+                            self.highestmodseq += 1
+                            flat.append(dataclasses.replace(msg, modseq=self.highestmodseq))
+                    store = self.store
+                    self.append_batches += 1
+                    records = await anyio.to_thread.run_sync(store.append, flat)
+                except BaseException as exc:  # noqa: BLE001 - handed to every waiter
+                    for req in batch:
+                        req.error = exc
+                        req.done.set()
+                    continue
+            pos = 0
+            for req in batch:
+                req.records = list(records[pos : pos + len(req.messages)])
+                pos += len(req.messages)
+            for rec in records:
+                self.records[rec.uid] = rec
+                self.uidnext = max(self.uidnext, rec.uid + 1)
+                self.highestmodseq = max(self.highestmodseq, rec.modseq)
+            self._report_usage()
+            for req in batch:
+                if req.records:
+                    self.broadcast(Appended(tuple(req.records)), origin=None)
+                req.done.set()
+
+    # -- flags and expunge ------------------------------------------------------------
+
+    async def set_flags(
+        self,
+        compute: Callable[[MessageRecord], frozenset[str] | None],
+        uids: Iterable[int],
+        unchangedsince: int | None,
+        origin: MailboxSession | None,
+    ) -> tuple[list[MessageRecord], list[int]]:
+        """Change flags under the lock: ``compute(record)`` gives the new set (None = skip).
+
+        Returns (changed records, UIDs that failed the UNCHANGEDSINCE test). All changed
+        messages share one new MODSEQ.
+        """
+        async with self._lock:
+            self._check()
+            changes: list[FlagChange] = []
+            failed: list[int] = []
+            modseq = self.highestmodseq + 1
+            for uid in uids:
+                rec = self.records.get(uid)
+                if rec is None:
+                    continue
+                if unchangedsince is not None and rec.modseq > unchangedsince:
+                    failed.append(uid)
+                    continue
+                new = compute(rec)
+                if new is None or new == rec.flags:
+                    continue
+                changes.append(FlagChange(uid, new, modseq))
+            if not changes:
+                return [], failed
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.store.set_flags, changes)
+            self.highestmodseq = modseq
+            changed = []
+            for ch in changes:
+                old = self.records[ch.uid]
+                rec = dataclasses.replace(old, flags=ch.flags, modseq=modseq)
+                self.records[ch.uid] = rec
+                changed.append(rec)
+        self.broadcast(FlagsChanged(tuple(changed)), origin=origin)
+        return changed, failed
+
+    async def expunge(self, uids: Iterable[int], origin: MailboxSession | None) -> list[int]:
+        """Remove the given UIDs that still exist; returns those removed, ascending."""
+        async with self._lock:
+            self._check()
+            gone = sorted(u for u in set(uids) if u in self.records)
+            if not gone:
+                return []
+            modseq = self.highestmodseq + 1
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.store.expunge, gone, modseq)
+            self.highestmodseq = modseq
+            for uid in gone:
+                del self.records[uid]
+            self.expunged_since_open += len(gone)
+            self._report_usage()
+        self.broadcast(Expunged(tuple(gone)), origin=origin)
+        return gone
+
+    # -- notification -------------------------------------------------------------
+
+    def broadcast(self, event: MailboxEvent, origin: MailboxSession | None) -> None:
+        for session in list(self.sessions):
+            if session is not origin:
+                session._enqueue(event)

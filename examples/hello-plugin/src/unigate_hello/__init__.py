@@ -1,0 +1,1 @@
+"""unigate-hello: the example third-party plugin (see docs/plugins.md)."""

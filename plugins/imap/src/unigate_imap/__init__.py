@@ -1,0 +1,1 @@
+"""Unigate imap plugin."""

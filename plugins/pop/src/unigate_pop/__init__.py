@@ -1,0 +1,1 @@
+"""Unigate pop plugin."""

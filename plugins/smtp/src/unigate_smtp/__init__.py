@@ -1,0 +1,1 @@
+"""Unigate smtp plugin."""

@@ -1,0 +1,71 @@
+"""Flag sets <-> (system bits, keyword bits) with a per-mailbox keyword table.
+
+Why: index rows are fixed-size integers so a cold open decodes them without
+parsing; the eleven system flags are bits, custom keywords are ids into a table
+(at most 63 per mailbox) whose names live in the index meta area, in the change
+log and, by name, in each data frame.
+"""
+
+from __future__ import annotations
+
+from unigate_storage_sliced.layout import MAX_KEYWORDS, SYSTEM_BITS, SYSTEM_FLAGS
+
+
+class FlagCodec:
+    """Encodes and decodes flag sets; caches the frozensets it hands out."""
+
+    def __init__(self, keywords: list[str] | None = None) -> None:
+        self.keywords: list[str] = list(keywords or [])
+        self._ids = {k.lower(): i for i, k in enumerate(self.keywords)}
+        self._cache: dict[tuple[int, int], frozenset[str]] = {}
+
+    def define(self, index: int, name: str) -> None:
+        """Set keyword ``index`` (used when replaying the log)."""
+        while len(self.keywords) <= index:
+            self.keywords.append("")
+        self.keywords[index] = name
+        self._ids[name.lower()] = index
+        self._cache.clear()
+
+    def encode(self, flags: frozenset[str]) -> tuple[int, int, list[tuple[int, str]]]:
+        """Return (system bits, keyword bits, newly defined (id, name) keywords)."""
+        sysbits = 0
+        kwbits = 0
+        new: list[tuple[int, str]] = []
+        for f in flags:
+            low = f.lower()
+            bit = SYSTEM_BITS.get(low)
+            if bit is not None:
+                sysbits |= bit
+                continue
+            kid = self._ids.get(low)
+            if kid is None:
+                kid = len(self.keywords)
+                if kid >= MAX_KEYWORDS:
+                    raise ValueError(f"more than {MAX_KEYWORDS} keywords in one mailbox")
+                self.keywords.append(f)
+                self._ids[low] = kid
+                new.append((kid, f))
+            kwbits |= 1 << kid
+        return sysbits, kwbits, new
+
+    def decode(self, sysbits: int, kwbits: int) -> frozenset[str]:
+        """The flag set of a pair of bit fields (cached)."""
+        key = (sysbits, kwbits)
+        got = self._cache.get(key)
+        if got is None:
+            names = [n for i, n in enumerate(SYSTEM_FLAGS) if sysbits >> i & 1]
+            names += [n for i, n in enumerate(self.keywords) if kwbits >> i & 1 and n]
+            got = self._cache[key] = frozenset(names)
+        return got
+
+    def decode_many(self, sysbits: list[int], kwbits: list[int]) -> list[frozenset[str]]:
+        """Decode columns quickly: one dictionary look-up per message."""
+        if not any(kwbits):
+            table = {s: self.decode(s, 0) for s in set(sysbits)}
+            return list(map(table.__getitem__, sysbits))
+        return [self.decode(s, k) for s, k in zip(sysbits, kwbits, strict=True)]
+
+    def keyword_names(self, kwbits: int) -> list[str]:
+        """Names of the keywords in ``kwbits``."""
+        return [n for i, n in enumerate(self.keywords) if kwbits >> i & 1 and n]

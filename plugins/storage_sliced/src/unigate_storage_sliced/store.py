@@ -1,0 +1,616 @@
+"""The sliced (``.mslc``) mailbox store: data files, a row index and a change log.
+
+Why it looks like this (Dovecot's lessons, DESIGN.md "Durable state"): messages are
+appended to ``dataNNNN`` files in self-describing frames; ``index.bdx`` holds one
+fixed-size row per message, read on open without parsing; everything that happens
+later (flag changes, expunge marks) is an entry in the append-only
+``journal.G``; ``compact`` rewrites the data files that hold expunged messages or
+are small, under a new generation G+1 whose commit point is the rename of the new
+index. A missing or damaged index is rebuilt from the data files and the log.
+Derived data lives in ``cache.dat``, never fsynced.
+
+Crash rules: an append writes frames (fdatasync), then rows and header
+(fdatasync); frames the index does not know yet are adopted on the next open, a
+torn frame or row is cut. Any disagreement the fast path cannot explain rebuilds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from unigate_hookspecs.storage import (
+    FlagChange,
+    MailboxState,
+    MailboxStore,
+    MessageRecord,
+    NewMessage,
+)
+from unigate_storage_sliced import changelog, frames, indexfile
+from unigate_storage_sliced.cache import DerivedCache
+from unigate_storage_sliced.durable import fdatasync, fsync_dir, write_atomic
+from unigate_storage_sliced.flagcodec import FlagCodec
+from unigate_storage_sliced.layout import (
+    DATA_HEADER,
+    OP_EXPUNGE,
+    OP_FILES,
+    OP_FLAGS,
+    OP_KEYWORD,
+    OP_STATE,
+    data_name,
+    parse_data_name,
+)
+
+#: a data file is not grown past this size (a bigger message gets a file of its own)
+DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
+INDEX_NAME = "index.bdx"
+CACHE_NAME = "cache.dat"
+ATTRIBUTES_NAME = "attributes.json"
+
+
+class SlicedStore(MailboxStore):
+    """An open ``.mslc`` directory. Calls are serialised by the manager: no locks."""
+
+    def __init__(self, path: Path, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> None:
+        self.path = path
+        self.max_file_size = max_file_size
+        self.index_path = path / INDEX_NAME
+        self.cache = DerivedCache(path / CACHE_NAME)
+        self._header = indexfile.IndexHeader(0, 1, 0, 0, 0, 0, {}, [])
+        self._cols = indexfile.Columns()
+        self._codec = FlagCodec()
+        self._override: dict[int, tuple[int, int, int]] = {}
+        self._expunged: set[int] = set()
+        self._pos: dict[int, int] | None = None
+        self._fds: dict[int, int] = {}
+        self._index: indexfile.IndexWriter | None = None
+        self._log: changelog.ChangeLog | None = None
+        self._attributes: dict[str, str] = {}
+
+    # -- open ------------------------------------------------------------------
+    def load(self) -> MailboxState:
+        self._release()
+        warnings: list[str] = []
+        got = indexfile.read(self.index_path)
+        if got is None or not self._fast_open(got, warnings):
+            if self.index_path.exists():
+                warnings.append("index.bdx damaged or inconsistent: rebuilt from the data files")
+            else:
+                warnings.append("index.bdx missing: rebuilt from the data files")
+            self._rebuild(warnings)
+        self._attributes = self._read_attributes(warnings)
+        return self._state(warnings)
+
+    def _fast_open(
+        self, got: tuple[indexfile.IndexHeader, indexfile.Columns], warnings: list[str]
+    ) -> bool:
+        header, cols = got
+        gen = header.generation
+        names = os.listdir(self.path)
+        on_disk: dict[int, int] = {}
+        doomed: list[Path] = []  # removed only once the index proves consistent
+        for name in names:
+            num = parse_data_name(name)
+            if num is not None:
+                on_disk[num] = os.stat(self.path / name).st_size
+            elif (
+                name.endswith(".tmp")
+                or name.startswith(changelog.LOG_PREFIX)
+                and name != changelog.log_name(gen)
+            ):
+                doomed.append(self.path / name)
+        for num, length in header.files.items():
+            if on_disk.get(num, -1) < length:
+                return False
+        top = max(header.files, default=0)
+        grown: list[tuple[int, int]] = []  # (file number, committed length)
+        for num, size in sorted(on_disk.items()):
+            if num in header.files:
+                if size > header.files[num]:
+                    grown.append((num, header.files[num]))
+                continue
+            with open(self.path / data_name(num), "rb") as f:
+                info = frames.parse_data_header(f.read(DATA_HEADER.size))
+            if num > top and info is not None and info[2] == gen:
+                grown.append((num, -1))
+            else:
+                doomed.append(self.path / data_name(num))
+                warnings.append(
+                    f"{data_name(num)}: not in the index (interrupted compaction), removed"
+                )
+        self._header = header
+        self._cols = cols
+        self._codec = FlagCodec(header.keywords)
+        self._override = {}
+        self._expunged = set()
+        self._pos = None
+        log_path = self.path / changelog.log_name(gen)
+        if log_path.exists():
+            log, log_gen, ops, cut = changelog.ChangeLog.open(log_path)
+            if log_gen != gen:
+                log.close()
+                return False
+            if cut:
+                warnings.append("journal: torn tail cut")
+            self._log = log
+            self._replay(ops)
+        else:
+            if gen != 0 or cols.uid:
+                warnings.append(
+                    "journal missing: flag changes and expunges since the last compaction lost"
+                )
+            self._log = changelog.ChangeLog.create(log_path, gen, self._base_log_entries())
+        for p in doomed:
+            p.unlink(missing_ok=True)
+        self._index = indexfile.IndexWriter(self.index_path)
+        if grown:
+            self._adopt(grown, warnings)
+        return True
+
+    def _adopt(self, grown: list[tuple[int, int]], warnings: list[str]) -> None:
+        """Take frames written after the last committed index row (a crashed append)."""
+        start_count = len(self._cols)
+        files = self._header.files
+        for num, committed in grown:
+            path = self.path / data_name(num)
+            data = path.read_bytes()
+            start = committed if committed >= 0 else DATA_HEADER.size
+            found, good_end, _skipped = frames.scan(data, start)
+            for fr in found:
+                if fr.uid < self._header.uidnext:
+                    continue
+                self._add_frame_row(num, fr)
+            if good_end < len(data):
+                with open(path, "r+b") as f:
+                    f.truncate(good_end)
+                    os.fsync(f.fileno())
+                warnings.append(f"{data_name(num)}: torn tail of {len(data) - good_end} bytes cut")
+            files[num] = good_end
+        adopted = len(self._cols) - start_count
+        if adopted:
+            warnings.append(f"{adopted} message(s) found in data files beyond the index: adopted")
+        assert self._index is not None
+        self._header.keywords = list(self._codec.keywords)
+        self._index.append(self._header, self._cols.pack(start_count))
+
+    def _add_frame_row(self, num: int, fr: frames.ScannedFrame) -> None:
+        sysbits, kwbits, _new = self._codec.encode(frozenset(fr.keywords))
+        self._cols.add(
+            (
+                fr.uid,
+                num,
+                fr.body_offset,
+                fr.length,
+                fr.internal_date,
+                fr.modseq,
+                fr.sysbits,
+                kwbits,
+            )
+        )
+        self._header.uidnext = max(self._header.uidnext, fr.uid + 1)
+        self._header.highestmodseq = max(self._header.highestmodseq, fr.modseq)
+
+    def _replay(self, ops: list[changelog.Op]) -> None:
+        h = self._header
+        for op, arg in ops:
+            if op == OP_FLAGS:
+                for uid, sysbits, kwbits, modseq in arg:  # type: ignore[union-attr]
+                    self._override[uid] = (sysbits, kwbits, modseq)
+                    h.highestmodseq = max(h.highestmodseq, modseq)
+            elif op == OP_EXPUNGE:
+                modseq, uids = arg  # type: ignore[misc]
+                self._expunged.update(uids)
+                h.highestmodseq = max(h.highestmodseq, modseq)
+                h.uidnext = max(h.uidnext, max(uids, default=0) + 1)
+            elif op == OP_KEYWORD:
+                kid, name = arg  # type: ignore[misc]
+                if kid >= len(self._codec.keywords) or self._codec.keywords[kid] != name:
+                    self._codec.define(kid, name)
+            elif op == OP_STATE:
+                uidvalidity, uidnext, hms = arg  # type: ignore[misc]
+                h.uidvalidity = h.uidvalidity or uidvalidity
+                h.uidnext = max(h.uidnext, uidnext)
+                h.highestmodseq = max(h.highestmodseq, hms)
+
+    def _rebuild(self, warnings: list[str]) -> None:
+        """Reconstruct the index from the data files and the newest committed log."""
+        self._release()
+        salvage = indexfile.read_header_only(self.index_path)
+        names = os.listdir(self.path)
+        logs: dict[int, bytes] = {}
+        data_files: dict[int, tuple[int, int, int]] = {}  # num -> (uidvalidity, gen, size)
+        for name in names:
+            p = self.path / name
+            if name.endswith(".tmp"):
+                p.unlink(missing_ok=True)
+            elif (gen_no := changelog.parse_log_name(name)) is not None:
+                logs[gen_no] = p.read_bytes()
+            elif (num := parse_data_name(name)) is not None:
+                with open(p, "rb") as f:
+                    info = frames.parse_data_header(f.read(DATA_HEADER.size))
+                if info is None:
+                    warnings.append(f"{name}: not a data file, ignored")
+                    continue
+                data_files[num] = (info[0], info[2], p.stat().st_size)
+        chosen_gen = 0
+        chosen_ops: list[changelog.Op] = []
+        retire: set[int] = set()
+        for gen in sorted(logs, reverse=True):
+            log_gen, ops, _end = changelog.decode(logs[gen])
+            if log_gen != gen:
+                continue
+            new: dict[int, int] = {}
+            old: list[int] = []
+            for op, arg in ops:
+                if op == OP_FILES:
+                    old, new = arg  # type: ignore[misc]
+            complete = all(
+                num in data_files and data_files[num][1] == gen and data_files[num][2] >= length
+                for num, length in new.items()
+            )
+            if complete:
+                chosen_gen, chosen_ops, retire = gen, ops, set(old)
+                break
+            warnings.append(f"interrupted compaction (generation {gen}) rolled back")
+            for num in new:
+                if num in data_files and data_files[num][1] == gen:
+                    (self.path / data_name(num)).unlink(missing_ok=True)
+                    del data_files[num]
+            (self.path / changelog.log_name(gen)).unlink(missing_ok=True)
+        for num in list(data_files):
+            if num in retire or data_files[num][1] > chosen_gen:
+                (self.path / data_name(num)).unlink(missing_ok=True)
+                del data_files[num]
+        for gen in logs:
+            if gen != chosen_gen:
+                (self.path / changelog.log_name(gen)).unlink(missing_ok=True)
+        uidvalidity = 0
+        for _op, arg in (x for x in chosen_ops if x[0] == OP_STATE):
+            uidvalidity = arg[0]  # type: ignore[index]
+        if not uidvalidity and data_files:
+            uidvalidity = data_files[min(data_files)][0]
+        if not uidvalidity:
+            uidvalidity = int(time.time())
+            warnings.append("UIDVALIDITY unknown: a new one was chosen")
+        self._header = indexfile.IndexHeader(uidvalidity, 1, chosen_gen, 0, 0, 0, {}, [])
+        self._codec = FlagCodec()
+        for op, arg in chosen_ops:
+            if op == OP_KEYWORD:
+                self._codec.define(*arg)  # type: ignore[misc]
+        by_uid: dict[int, tuple[int, frames.ScannedFrame]] = {}
+        for num in sorted(data_files):
+            path = self.path / data_name(num)
+            data = path.read_bytes()
+            found, good_end, skipped = frames.scan(data, DATA_HEADER.size)
+            for fr in found:
+                by_uid[fr.uid] = (num, fr)
+            if skipped:
+                warnings.append(f"{data_name(num)}: {skipped} corrupt bytes skipped")
+            if good_end < len(data):
+                with open(path, "r+b") as f:
+                    f.truncate(good_end)
+                    os.fsync(f.fileno())
+                warnings.append(f"{data_name(num)}: torn tail of {len(data) - good_end} bytes cut")
+            self._header.files[num] = good_end
+        self._cols = indexfile.Columns()
+        for uid in sorted(by_uid):
+            num, fr = by_uid[uid]
+            self._add_frame_row(num, fr)
+        self._override = {}
+        self._expunged = set()
+        self._pos = None
+        self._replay(chosen_ops)
+        if salvage is not None and salvage[0] == uidvalidity:
+            self._header.uidnext = max(self._header.uidnext, salvage[1])
+            self._header.highestmodseq = max(self._header.highestmodseq, salvage[2])
+        self._header.keywords = list(self._codec.keywords)
+        indexfile.write_full(self.index_path, self._header, self._cols)
+        log_path = self.path / changelog.log_name(chosen_gen)
+        if chosen_gen in logs:
+            self._log, _g, _ops, _cut = changelog.ChangeLog.open(log_path)
+            self._log.write(
+                [changelog.keyword_entry(i, n) for i, n in enumerate(self._codec.keywords)]
+            )
+        else:
+            self._log = changelog.ChangeLog.create(log_path, chosen_gen, self._base_log_entries())
+        fsync_dir(self.path)
+        self._index = indexfile.IndexWriter(self.index_path)
+
+    def _base_log_entries(self) -> list[bytes]:
+        h = self._header
+        out = [changelog.state_entry(h.uidvalidity, h.uidnext, h.highestmodseq)]
+        out += [changelog.keyword_entry(i, n) for i, n in enumerate(self._codec.keywords)]
+        return out
+
+    def _read_attributes(self, warnings: list[str]) -> dict[str, str]:
+        try:
+            raw = (self.path / ATTRIBUTES_NAME).read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            return {str(k): str(v) for k, v in json.loads(raw).items()}
+        except (ValueError, AttributeError):
+            warnings.append("attributes.json damaged: attributes lost")
+            return {}
+
+    def _state(self, warnings: list[str]) -> MailboxState:
+        c = self._cols
+        flags = self._codec.decode_many(c.sysbits, c.kwbits)
+        modseqs = c.modseq
+        uids = c.uid
+        if self._override:
+            modseqs = list(modseqs)
+            pos = self._positions()
+            for uid, (sysbits, kwbits, modseq) in self._override.items():
+                i = pos.get(uid)
+                if i is not None:
+                    flags[i] = self._codec.decode(sysbits, kwbits)
+                    modseqs[i] = modseq
+        columns = (uids, flags, c.date, c.length, modseqs)
+        if self._expunged:
+            keep = [i for i, u in enumerate(uids) if u not in self._expunged]
+            columns = tuple([col[i] for i in keep] for col in columns)  # type: ignore[assignment]
+        records = list(map(MessageRecord, *columns))
+        h = self._header
+        return MailboxState(
+            uidvalidity=h.uidvalidity,
+            uidnext=h.uidnext,
+            highestmodseq=h.highestmodseq,
+            records=records,
+            attributes=dict(self._attributes),
+            warnings=warnings,
+        )
+
+    def _positions(self) -> dict[int, int]:
+        if self._pos is None:
+            self._pos = dict(zip(self._cols.uid, range(len(self._cols.uid)), strict=True))
+        return self._pos
+
+    # -- data files ------------------------------------------------------------
+    def _fd(self, num: int) -> int:
+        fd = self._fds.get(num)
+        if fd is None:
+            fd = self._fds[num] = os.open(self.path / data_name(num), os.O_RDWR)
+        return fd
+
+    def _new_data_file(self, num: int, generation: int) -> int:
+        path = self.path / data_name(num)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.pwrite(fd, frames.data_header(self._header.uidvalidity, num, generation), 0)
+        self._fds[num] = fd
+        return fd
+
+    # -- writing ---------------------------------------------------------------
+    def append(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
+        assert self._index is not None and self._log is not None, "load() first"
+        h = self._header
+        now = int(time.time())
+        files = h.files
+        num = max(files, default=0)
+        size = files.get(num, 0)
+        new_files: list[int] = []
+        pending: dict[int, list[bytes]] = {}
+        start_count = len(self._cols)
+        records: list[MessageRecord] = []
+        log_entries: list[bytes] = []
+        for msg in messages:
+            sysbits, kwbits, new_kw = self._codec.encode(msg.flags)
+            log_entries += [changelog.keyword_entry(i, n) for i, n in new_kw]
+            date = msg.internal_date or now
+            uid = h.uidnext
+            head, body_at = frames.frame(
+                uid, sysbits, self._codec.keyword_names(kwbits), date, msg.modseq, msg.data
+            )
+            need = len(head) + len(msg.data)
+            if num == 0 or (size + need > self.max_file_size and size > DATA_HEADER.size):
+                num += 1
+                self._new_data_file(num, h.generation)
+                new_files.append(num)
+                size = DATA_HEADER.size
+            pending.setdefault(num, []).extend((head, msg.data))
+            self._cols.add(
+                (uid, num, size + body_at, len(msg.data), date, msg.modseq, sysbits, kwbits)
+            )
+            if self._pos is not None:
+                self._pos[uid] = len(self._cols) - 1
+            records.append(MessageRecord(uid, msg.flags, date, len(msg.data), msg.modseq))
+            size += need
+            files[num] = size
+            h.uidnext = uid + 1
+            h.highestmodseq = max(h.highestmodseq, msg.modseq)
+        if log_entries:
+            self._log.write(log_entries)
+        for fnum, chunks in pending.items():
+            fd = self._fd(fnum)
+            data = b"".join(chunks)
+            at = files[fnum] - len(data)
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(fd, view, at)
+                view = view[written:]
+                at += written
+            fdatasync(fd)
+        if new_files:
+            fsync_dir(self.path)
+        h.keywords = list(self._codec.keywords)
+        self._index.append(h, self._cols.pack(start_count))
+        return records
+
+    def set_flags(self, changes: Sequence[FlagChange]) -> None:
+        assert self._log is not None, "load() first"
+        pos = self._positions()
+        rows: list[tuple[int, int, int, int]] = []
+        entries: list[bytes] = []
+        for ch in changes:
+            if ch.uid not in pos or ch.uid in self._expunged:
+                continue
+            sysbits, kwbits, new_kw = self._codec.encode(ch.flags)
+            entries += [changelog.keyword_entry(i, n) for i, n in new_kw]
+            rows.append((ch.uid, sysbits, kwbits, ch.modseq))
+            self._override[ch.uid] = (sysbits, kwbits, ch.modseq)
+            self._header.highestmodseq = max(self._header.highestmodseq, ch.modseq)
+        if rows:
+            entries.append(changelog.flags_entry(rows))
+            self._log.write(entries)
+
+    def expunge(self, uids: Sequence[int], modseq: int) -> None:
+        assert self._log is not None, "load() first"
+        pos = self._positions()
+        gone = sorted({u for u in uids if u in pos and u not in self._expunged})
+        self._header.highestmodseq = max(self._header.highestmodseq, modseq)
+        if not gone:
+            return
+        self._log.write([changelog.expunge_entry(gone, modseq)])
+        self._expunged.update(gone)
+        for u in gone:
+            self._override.pop(u, None)
+
+    def read(self, uid: int) -> bytes:
+        if uid in self._expunged:
+            raise KeyError(uid)
+        i = self._positions()[uid]
+        c = self._cols
+        return os.pread(self._fd(c.file[i]), c.length[i], c.offset[i])
+
+    def set_attributes(self, attributes: dict[str, str]) -> None:
+        self._attributes = dict(attributes)
+        write_atomic(
+            self.path / ATTRIBUTES_NAME, json.dumps(self._attributes, sort_keys=True).encode()
+        )
+
+    def cache_get(self, uid: int, key: str) -> bytes | None:
+        if uid in self._expunged:
+            return None
+        return self.cache.get(uid, key)
+
+    def cache_put(self, uid: int, key: str, value: bytes) -> None:
+        self.cache.put(uid, key, value)
+
+    # -- compaction ------------------------------------------------------------
+    def compact(self) -> None:
+        """Rewrite data files that hold expunged messages or are small; merge them."""
+        assert self._log is not None and self._index is not None, "load() first"
+        h = self._header
+        c = self._cols
+        dead_files = {c.file[i] for i, u in enumerate(c.uid) if u in self._expunged}
+        small = [n for n, length in h.files.items() if length < self.max_file_size // 2]
+        rewrite = set(dead_files)
+        if len(small) > 1:
+            rewrite.update(small)
+        if not rewrite:
+            return
+        gen = h.generation + 1
+        next_num = max(h.files) + 1
+        new_lengths: dict[int, int] = {}
+        keep = indexfile.Columns()
+        flag_rows: list[tuple[int, int, int, int]] = []
+        expunged_left: list[int] = []
+        out_num = 0
+        out_chunks: list[bytes] = []
+        out_size = 0
+
+        def flush() -> None:
+            if out_num:
+                fd = self._new_data_file(out_num, gen)
+                os.pwrite(fd, b"".join(out_chunks), DATA_HEADER.size)
+                os.fsync(fd)
+                new_lengths[out_num] = out_size
+
+        for i in range(len(c)):
+            uid, fnum, off, length, date, modseq, sysbits, kwbits = c.row(i)
+            current = self._override.get(uid)
+            if fnum not in rewrite:
+                if uid in self._expunged:
+                    expunged_left.append(uid)
+                    continue
+                keep.add(c.row(i))
+                if current is not None:
+                    flag_rows.append((uid, *current))
+                continue
+            if uid in self._expunged:
+                continue
+            if current is not None:
+                sysbits, kwbits, modseq = current
+            body = os.pread(self._fd(fnum), length, off)
+            head, body_at = frames.frame(
+                uid, sysbits, self._codec.keyword_names(kwbits), date, modseq, body
+            )
+            need = len(head) + len(body)
+            if out_num == 0 or (
+                out_size + need > self.max_file_size and out_size > DATA_HEADER.size
+            ):
+                flush()
+                out_num, out_chunks, out_size = next_num, [], DATA_HEADER.size
+                next_num += 1
+            out_chunks += (head, body)
+            keep.add((uid, out_num, out_size + body_at, length, date, modseq, sysbits, kwbits))
+            out_size += need
+        flush()
+        fsync_dir(self.path)
+        retire = sorted(rewrite)
+        entries = self._base_log_entries()
+        entries.append(changelog.files_entry(retire, new_lengths))
+        if flag_rows:
+            entries.append(changelog.flags_entry(flag_rows))
+        if expunged_left:
+            entries.append(changelog.expunge_entry(expunged_left, h.highestmodseq))
+        new_log = changelog.ChangeLog.create(self.path / changelog.log_name(gen), gen, entries)
+        order = sorted(range(len(keep)), key=keep.uid.__getitem__)
+        sorted_cols = indexfile.Columns(*([col[i] for i in order] for col in keep.lists()))
+        files = {n: length for n, length in h.files.items() if n not in rewrite}
+        files.update(new_lengths)
+        new_header = indexfile.IndexHeader(
+            h.uidvalidity, h.uidnext, gen, h.highestmodseq, 0, 0, files, list(self._codec.keywords)
+        )
+        indexfile.write_full(self.index_path, new_header, sorted_cols)  # the commit point
+        old_log = self._log
+        old_log.close()
+        old_log.path.unlink(missing_ok=True)
+        for num in retire:
+            fd = self._fds.pop(num, None)
+            if fd is not None:
+                os.close(fd)
+            (self.path / data_name(num)).unlink(missing_ok=True)
+        fsync_dir(self.path)
+        self._index.close()
+        self._index = indexfile.IndexWriter(self.index_path)
+        self._log = new_log
+        self._header = new_header
+        self._cols = sorted_cols
+        self._pos = None
+        gone = set(self._expunged) - set(expunged_left)
+        self._expunged = set(expunged_left)
+        self._override = {r[0]: (r[1], r[2], r[3]) for r in flag_rows}
+        if gone:
+            self.cache.forget(gone)
+
+    # -- closing ---------------------------------------------------------------
+    def _release(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def close(self) -> None:
+        self._release()
+
+
+def create(path: Path, uidvalidity: int) -> None:
+    """Make an empty ``.mslc`` directory: an index with no rows and log generation 0."""
+    path.mkdir()
+    header = indexfile.IndexHeader(uidvalidity, 1, 0, 0, 0, zlib.crc32(b""), {}, [])
+    indexfile.write_full(path / INDEX_NAME, header, indexfile.Columns())
+    log = changelog.ChangeLog.create(
+        path / changelog.log_name(0), 0, [changelog.state_entry(uidvalidity, 1, 0)]
+    )
+    log.close()
+    fsync_dir(path.parent)

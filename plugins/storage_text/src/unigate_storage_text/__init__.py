@@ -1,0 +1,1 @@
+"""Unigate storage_text plugin."""

@@ -1,0 +1,183 @@
+"""The From-line of the text format and the ``>From`` escaping rule (format version 1).
+
+Every message of a ``.mbox`` file is preceded by a From-line (manual L11181)::
+
+    From <return-path>(FLAGS-UID-ORIGUID) Www Mmm dd hh:mm:ss yyyy<padding>
+
+``FLAGS`` (our design, documented in the README) is::
+
+    SLOTS [ "+" stored-length ] [ "#" modseq ] *( "*" keyword )
+
+``SLOTS`` is a fixed-width run of 12 letters, one position per flag, ``_`` when clear.
+A reader accepts the letters in any order and ignores ``_``, so hand-written lines
+such as ``(SA-12-)`` work. A ``FLAGS`` beginning with ``=`` marks an invisible
+service message (``=mailbox`` holds the mailbox header). The time stamp is
+``time.asctime`` of the internal date in UTC, which legacy mbox readers understand.
+The line is padded with spaces so a flag change can be rewritten in place.
+
+Escaping (mboxrd-style, a superset of the manual's L11188 rule): a line matching
+``>*From`` that follows an empty line (``\\n`` or ``\\r\\n``; the first line of the
+message counts as following the From-line, not an empty line) gets one more ``>``
+on store; on read one ``>`` is removed from exactly those lines, so ``read``
+returns the appended bytes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from dataclasses import dataclass
+
+#: flag name -> letter, in slot order (the order is part of the format)
+FLAG_LETTERS: tuple[tuple[str, str], ...] = (
+    ("\\Seen", "S"),
+    ("\\Answered", "A"),
+    ("\\Flagged", "F"),
+    ("\\Draft", "D"),
+    ("\\Deleted", "X"),
+    ("$Forwarded", "R"),
+    ("$MDNSent", "M"),
+    ("$Hidden", "H"),
+    ("$Service", "V"),
+    ("$Media", "E"),
+    ("Junk", "J"),
+)
+#: the twelfth slot: the message had no final line end, the store added one
+NO_EOL_LETTER = "n"
+SLOT_COUNT = len(FLAG_LETTERS) + 1
+_LETTER_TO_FLAG = {letter: name for name, letter in FLAG_LETTERS}
+_FLAG_TO_LETTER = {name.lower(): letter for name, letter in FLAG_LETTERS}
+
+_ESCAPE = re.compile(rb"(?m)^(\r?\n)(>*From)")
+_UNESCAPE = re.compile(rb"(?m)^(\r?\n)>(>*From)")
+_COMMENTED = re.compile(rb"From ([^\s(]*)\(([^()\s]*)-(\d+)-(\d*)\)[ \t]*(.*?)[ \t\r]*$", re.S)
+_MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+
+
+def escape(data: bytes) -> tuple[bytes, int]:
+    """Return the stored form of ``data`` and the number of ``>`` added."""
+    return _ESCAPE.subn(rb"\1>\2", data)
+
+
+def unescape(stored: bytes) -> bytes:
+    """Invert :func:`escape` (one ``>`` off every escaped line)."""
+    return _UNESCAPE.sub(rb"\1\2", stored)
+
+
+def count_escapes(stored: bytes) -> int:
+    """How many ``>`` :func:`escape` added to produce ``stored``."""
+    return len(_UNESCAPE.findall(stored))
+
+
+def format_time(ts: int) -> str:
+    """The From-line time stamp: asctime in UTC (``Wed Nov 25 11:14:52 2026``)."""
+    return time.asctime(time.gmtime(ts))
+
+
+def parse_time(text: str) -> int | None:
+    """Parse an asctime-like stamp (an optional zone token is ignored); None if not one."""
+    parts = text.split()
+    if len(parts) < 5:
+        return None
+    try:
+        month = _MONTHS[parts[1][:3].title()]
+        day = int(parts[2])
+        hh, mm, *rest = parts[3].split(":")
+        ss = int(rest[0]) if rest else 0
+        year_token = next(p for p in parts[4:] if p.isdigit() and len(p) == 4)
+        return calendar.timegm((int(year_token), month, day, int(hh), int(mm), ss, 0, 0, 0))
+    except (KeyError, ValueError, StopIteration, IndexError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FromLine:
+    """A parsed From-line. ``uid`` is None for a legacy line without the comment."""
+
+    return_path: str
+    uid: int | None
+    flags: frozenset[str]
+    internal_date: int | None
+    stored_length: int | None = None
+    modseq: int = 0
+    no_eol: bool = False
+    service: str | None = None
+
+
+def flags_field(flags: frozenset[str], stored_length: int | None, modseq: int, no_eol: bool) -> str:
+    """The FLAGS part of the comment: fixed slots, length, modseq, keywords."""
+    lowered = {f.lower() for f in flags}
+    slots = [letter if name.lower() in lowered else "_" for name, letter in FLAG_LETTERS]
+    slots.append(NO_EOL_LETTER if no_eol else "_")
+    out = "".join(slots)
+    if stored_length is not None:
+        out += f"+{stored_length}"
+    out += f"#{modseq}"
+    keywords = sorted(f for f in flags if f.lower() not in _FLAG_TO_LETTER)
+    for kw in keywords:
+        out += "*" + kw
+    return out
+
+
+def build(
+    *,
+    return_path: str,
+    uid: int,
+    flags: frozenset[str],
+    internal_date: int,
+    stored_length: int,
+    modseq: int,
+    no_eol: bool,
+    width: int = 0,
+    service: str | None = None,
+) -> bytes:
+    """A complete From-line (without ``\\n``), padded with spaces to ``width``.
+
+    ``width`` 0 picks the default padding (room for modseq and keyword growth).
+    """
+    if service is not None:
+        field = f"={service}+{stored_length}"
+    else:
+        field = flags_field(flags, stored_length, modseq, no_eol)
+    core = f"From <{return_path}>({field}-{uid}-) {format_time(internal_date)}"
+    raw = core.encode("utf-8", "surrogateescape")
+    if width == 0:
+        width = (len(raw) + 20 + 15) // 16 * 16
+    if len(raw) > width:
+        raise ValueError("From-line does not fit")
+    return raw + b" " * (width - len(raw))
+
+
+def parse(line: bytes) -> FromLine | None:
+    """Parse one From-line (without its ``\\n``). None if it is not a From-line at all."""
+    if not line.startswith(b"From "):
+        return None
+    m = _COMMENTED.match(line)
+    if m is None:
+        rest = line[5:].decode("latin-1").strip()
+        sender, _, stamp = rest.partition(" ")
+        return FromLine(sender, None, frozenset(), parse_time(stamp))
+    rp_raw, field_raw, uid_raw, _orig, stamp_raw = m.groups()
+    rp = rp_raw.decode("utf-8", "surrogateescape")
+    if rp.startswith("<") and rp.endswith(">"):
+        rp = rp[1:-1]
+    field = field_raw.decode("utf-8", "surrogateescape")
+    date = parse_time(stamp_raw.decode("latin-1"))
+    if field.startswith("="):
+        name, _, length = field[1:].partition("+")
+        return FromLine(
+            rp, int(uid_raw), frozenset(), date, int(length) if length else None, 0, False, name
+        )
+    head, *keywords = field.split("*")
+    modseq = 0
+    length: int | None = None
+    if "#" in head:
+        head, _, modseq_raw = head.partition("#")
+        modseq = int(modseq_raw) if modseq_raw.isdigit() else 0
+    if "+" in head:
+        head, _, length_raw = head.partition("+")
+        length = int(length_raw) if length_raw.isdigit() else None
+    names = {_LETTER_TO_FLAG[c] for c in head if c in _LETTER_TO_FLAG}
+    names.update(k for k in keywords if k)
+    return FromLine(rp, int(uid_raw), frozenset(names), date, length, modseq, NO_EOL_LETTER in head)
