@@ -16,7 +16,9 @@ def _lint(cwd: Path, extra_path: Path | None = None) -> subprocess.CompletedProc
     env = dict(os.environ)
     if extra_path is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
-    return subprocess.run([str(LINT), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(LINT), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_tree_keeps_every_contract() -> None:
@@ -27,10 +29,18 @@ def test_the_tree_keeps_every_contract() -> None:
 def test_a_plugin_importing_another_plugin_breaks_the_contract(tmp_path: Path) -> None:
     # A copy of the real plugins, with one plugin importing another: the same contracts must fail.
     shadow = tmp_path / "site"
-    for package in ("unigate_smtp", "unigate_imap", "unigate_pop", "unigate_storage_text", "unigate_storage_sliced"):
+    for package in (
+        "unigate_smtp",
+        "unigate_imap",
+        "unigate_pop",
+        "unigate_storage_text",
+        "unigate_storage_sliced",
+    ):
         source = ROOT / "plugins" / package.removeprefix("unigate_") / "src" / package
         shutil.copytree(source, shadow / package)
-    (shadow / "unigate_pop" / "sneaky.py").write_text('"""Breaks the rule."""\nimport unigate_imap  # noqa\n')
+    (shadow / "unigate_pop" / "sneaky.py").write_text(
+        '"""Breaks the rule."""\nimport unigate_imap  # noqa\n'
+    )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     result = _lint(tmp_path, extra_path=shadow)
     assert result.returncode != 0

@@ -33,37 +33,53 @@ def _talk(port: int, lines: list[bytes], *, wrap: ssl.SSLContext | None = None) 
 
 
 def test_hello_plugin_is_served(tmp_path: Path, hello_plugin) -> None:
-    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)],
-                         extra='[hello]\ngreeting = "howdy"\n') as running:
+    with serve_in_thread(
+        tmp_path,
+        plugins=[],
+        extra_plugins=[("hello", hello_plugin)],
+        extra='[hello]\ngreeting = "howdy"\n',
+    ) as running:
         listeners = json.loads((running.data_dir / "run" / "listeners.json").read_text())
         assert list(listeners) == ["hello"]
         reply = _talk(running.port("hello"), [b"HELLO bob\r\n", b"NOOP\r\nBOGUS\r\nQUIT\r\n"])
-    assert reply == (b"+OK Unigate hello service ready\r\n+OK howdy, bob\r\n+OK\r\n"
-                     b"-ERR unknown command\r\n+OK bye\r\n")
+    assert reply == (
+        b"+OK Unigate hello service ready\r\n+OK howdy, bob\r\n+OK\r\n"
+        b"-ERR unknown command\r\n+OK bye\r\n"
+    )
     assert not (running.data_dir / "run" / "listeners.json").exists()
 
 
 def test_bind_empty_turns_a_listener_off(tmp_path: Path, hello_plugin) -> None:
-    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)],
-                         extra="[listeners.hello]\nbind = []\n") as running:
+    with serve_in_thread(
+        tmp_path,
+        plugins=[],
+        extra_plugins=[("hello", hello_plugin)],
+        extra="[listeners.hello]\nbind = []\n",
+    ) as running:
         assert running.listeners() == {}
 
 
 def test_denied_address_is_closed_before_any_byte(tmp_path: Path, hello_plugin) -> None:
     extra = '[protection]\ndenied = ["127.0.0.0/8"]\n'
-    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra) as running:
+    with serve_in_thread(
+        tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra
+    ) as running:
         assert _talk(running.port("hello"), []) == b""
 
 
 def test_listener_grant_list(tmp_path: Path, hello_plugin) -> None:
     extra = '[listeners.hello]\nbind = ["127.0.0.1:0"]\ngrant = ["10.0.0.0/8"]\n'
-    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra) as running:
+    with serve_in_thread(
+        tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra
+    ) as running:
         assert _talk(running.port("hello"), []) == b""
 
 
 def test_connections_per_address_are_limited(tmp_path: Path, hello_plugin) -> None:
     extra = '[listeners.hello]\nbind = ["127.0.0.1:0"]\nmax_per_address = 2\n'
-    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra) as running:
+    with serve_in_thread(
+        tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra
+    ) as running:
         port = running.port("hello")
         held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
         for sock in held:
@@ -77,8 +93,12 @@ def test_connections_per_address_are_limited(tmp_path: Path, hello_plugin) -> No
 
 def test_implicit_tls_uses_the_self_signed_certificate(tmp_path: Path, hello_plugin) -> None:
     extra = '[listeners.hello]\nbind = ["127.0.0.1:0"]\ntls = "implicit"\n'
-    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra) as running:
-        context = ssl.create_default_context(cafile=str(running.data_dir / "Settings" / "Certificate.pem"))
+    with serve_in_thread(
+        tmp_path, plugins=[], extra_plugins=[("hello", hello_plugin)], extra=extra
+    ) as running:
+        context = ssl.create_default_context(
+            cafile=str(running.data_dir / "Settings" / "Certificate.pem")
+        )
         reply = _talk(running.port("hello"), [b"HELLO tls\r\nQUIT\r\n"], wrap=context)
     assert b"+OK hello, tls\r\n" in reply
 

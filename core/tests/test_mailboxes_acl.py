@@ -263,7 +263,9 @@ async def test_subscribed_foreign_mailbox(mgr: MailboxManager) -> None:
     await mgr.set_acl(BOSS, "INBOX", BOSS, "assistant", "lr")
     await mgr.subscribe(ASSISTANT, "~j.smith/INBOX")
     await mgr.subscribe(ASSISTANT, "~j.smith/Nothing")
-    subs = {i.name: i.attributes for i in await mgr.list(ASSISTANT, ASSISTANT, subscribed_only=True)}
+    subs = {
+        i.name: i.attributes for i in await mgr.list(ASSISTANT, ASSISTANT, subscribed_only=True)
+    }
     assert "\\NonExistent" not in subs["~j.smith/INBOX"]
     assert "\\NonExistent" in subs["~j.smith/Nothing"]
 

@@ -10,6 +10,7 @@ from unigate.mailboxes import (
     CannotDeleteInbox,
     InvalidMailboxName,
     MailboxExists,
+    MailboxHasChildren,
     MailboxLocked,
     MailboxManager,
     NoSuchAccount,
@@ -113,7 +114,7 @@ async def test_hierarchy_create_delete_rename(
     with pytest.raises(MailboxExists):
         await mgr.create(BOB, "a/b/c", BOB)
     # a non-selectable name with children cannot be deleted (IMAP)
-    with pytest.raises(MailboxExists):
+    with pytest.raises(MailboxHasChildren):
         await mgr.delete(BOB, "a/b", BOB)
     await mgr.deliver(BOB, "a/b/c", b"x\r\n")
     await mgr.rename(BOB, "a", "z/y", BOB)
@@ -291,3 +292,9 @@ async def test_unknown_account(mgr: MailboxManager) -> None:
         await mgr.list("nobody@x.dom", "nobody@x.dom")
     with pytest.raises(NoSuchAccount):
         await mgr.open(BOB, "~nobody/INBOX", user=BOB)
+
+
+async def test_quota_settings_as_text(mgr: MailboxManager, accounts: StaticAccounts) -> None:
+    accounts.settings[BOB] = {"MaxAccountSize": "1K", "MaxMailboxes": "unlimited"}
+    q = await mgr.quota(BOB)
+    assert (q.limit, q.count_limit) == (1024, None)

@@ -311,3 +311,23 @@ async def test_shared_store_is_reused_and_closed(mgr: MailboxManager) -> None:
     await b.close()
     await mgr.aclose()
     assert b._shared.dead
+
+
+async def test_idle_session_learns_of_delete(mgr: MailboxManager) -> None:
+    await mgr.create(BOB, "Gone", BOB)
+    idle = await mgr.open(BOB, "Gone", user=BOB)
+    errors: list[Exception] = []
+
+    async def idler() -> None:
+        try:
+            await idle.wait_changes()
+        except NoSuchMailbox as exc:
+            errors.append(exc)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(idler)
+            await anyio.sleep(0.01)
+            await mgr.delete(BOB, "Gone", BOB)
+    assert len(errors) == 1
+    await idle.close()

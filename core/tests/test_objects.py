@@ -127,7 +127,9 @@ def test_services_need_domain_and_account(store: ObjectStore) -> None:
         ("alice@elsewhere.test", None),
     ],
 )
-def test_login_names_resolve_as_the_manual_says(store: ObjectStore, login: str, expected: str | None) -> None:
+def test_login_names_resolve_as_the_manual_says(
+    store: ObjectStore, login: str, expected: str | None
+) -> None:
     store.add_account("alice@example.test")
     store.add_alias("ally@example.test", "alice@example.test")
     store.add_forwarder("fwd@example.test", "alice@example.test")

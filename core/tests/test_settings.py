@@ -50,7 +50,9 @@ def test_parse_bind(text: str, expected: tuple[str, int]) -> None:
     assert parse_bind(text) == expected
 
 
-@pytest.mark.parametrize("text", ["127.0.0.1", "127.0.0.1:x", "[::1]25", "host.example:25", "1.2.3.4:70000"])
+@pytest.mark.parametrize(
+    "text", ["127.0.0.1", "127.0.0.1:x", "[::1]25", "host.example:25", "1.2.3.4:70000"]
+)
 def test_parse_bind_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_bind(text)
@@ -58,7 +60,9 @@ def test_parse_bind_refuses(text: str) -> None:
 
 def test_address_lists_are_checked() -> None:
     with pytest.raises(SettingsError) as caught:
-        validate("f.toml", {"protection": {"denied": ["10.0.0.0/33"]}}, listeners=SPECS, plugin_models={})
+        validate(
+            "f.toml", {"protection": {"denied": ["10.0.0.0/33"]}}, listeners=SPECS, plugin_models={}
+        )
     assert caught.value.problems[0].startswith("f.toml: protection.denied: ")
 
 

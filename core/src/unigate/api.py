@@ -12,7 +12,11 @@ The :class:`Server` handle (given to ``unigate_startup`` and reachable as
 * ``server.auth`` -- the authentication service: ``await server.auth.login(name, password,
   service=..., peer_ip=..., secure=...)`` and ``server.auth.credentials(...)`` for SASL
 * ``server.classifier`` -- the address-classification service
-* ``server.service("mailboxes" | "queue" | "router")`` -- the mail services when present
+* ``server.service("mailboxes")`` -- the :class:`unigate.api.mailboxes.MailboxManager`
+  (when a storage-format plugin is installed); ``server.service("queue")`` -- the queue
+  (``await queue.submit(envelope, data)``); ``server.routing.route(address, RouteOp.MAIL)``
+* ``mailboxes``, ``sasl``, ``dataformat`` -- kernel modules re-exported for their types and
+  errors (``mailboxes.NoSuchMailbox``, ``sasl.Challenge``, ``dataformat.loads``)
 * ``server.logs.logger(component)`` -- a logger in the manual's record format
 * ``await server.call(hook, **kw)``, ``call_first``, ``judge`` -- the async hook caller
 * ``server.spawn(async_fn)`` -- a background task for the life of the server
@@ -21,8 +25,15 @@ The :class:`Server` handle (given to ``unigate_startup`` and reachable as
 
 from __future__ import annotations
 
-from unigate import sasl
-from unigate.auth import FAILURE_TEXT, Authenticator, LoginOutcome, SessionCredentials
+from unigate import dataformat, mailboxes, sasl
+from unigate.auth import (
+    FAILURE_TEXT,
+    Authenticator,
+    LoginOutcome,
+    SaslDone,
+    SaslLogin,
+    SessionCredentials,
+)
 from unigate.logs import ALL, CRASH, FAILURE, LOW, MAJOR, PROBLEM, Logger
 from unigate.objects import ObjectError, ObjectKind, ObjectRef, ObjectStore, split_address
 from unigate.plugins import acall, acall_first, ajudge
@@ -44,6 +55,8 @@ __all__ = [
     "ObjectKind",
     "ObjectRef",
     "ObjectStore",
+    "SaslDone",
+    "SaslLogin",
     "Server",
     "SessionCredentials",
     "Verdict",
@@ -51,6 +64,8 @@ __all__ = [
     "acall_first",
     "ajudge",
     "hookimpl",
+    "dataformat",
+    "mailboxes",
     "sasl",
     "split_address",
 ]

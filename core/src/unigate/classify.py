@@ -67,7 +67,9 @@ class ExpiringSet:
 class AddressClassifier:
     """Classifies peer addresses from the [protection] settings; holds the dynamic lists."""
 
-    def __init__(self, settings: ProtectionSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: ProtectionSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self.clients = AddressList.of(settings.client_addresses)
         self.lan = AddressList.of(settings.lan_addresses)

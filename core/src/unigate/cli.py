@@ -57,7 +57,9 @@ def _config_path(args: argparse.Namespace) -> Path | None:
 def _load(args: argparse.Namespace) -> tuple[Settings, Any, Any]:
     from unigate.server import load_configuration
 
-    return load_configuration(_config_path(args), data_dir=Path(args.data) if getattr(args, "data", None) else None)
+    return load_configuration(
+        _config_path(args), data_dir=Path(args.data) if getattr(args, "data", None) else None
+    )
 
 
 def _context(args: argparse.Namespace) -> AdminContext:
@@ -84,8 +86,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         address, password = first_run(data_dir, main_domain=settings.server.main_domain or None)
         print(f"Unigate: new data directory {data_dir.absolute()}")
         print(f"Unigate: account {address} created with password: {password}")
-        print("Unigate: (shown once; change it with: unigate account passwd "
-              f"{address} --password NEW --data {data_dir})", flush=True)
+        print(
+            "Unigate: (shown once; change it with: unigate account passwd "
+            f"{address} --password NEW --data {data_dir})",
+            flush=True,
+        )
     server = Server(settings, plugins, specs)
     backend_options = {"use_uvloop": True} if _has_uvloop() else {}
     try:
@@ -120,8 +125,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"  hooks: {', '.join(info.hooks) or '-'}")
         listeners = [s for s in specs if _owner(plugins, s) == info.name]
         if listeners:
-            print("  listeners: " + ", ".join(f"{s.name} ({s.transport.value} {s.default_port}, {s.tls.value})"
-                                              for s in listeners))
+            print(
+                "  listeners: "
+                + ", ".join(
+                    f"{s.name} ({s.transport.value} {s.default_port}, {s.tls.value})"
+                    for s in listeners
+                )
+            )
     skipped = sorted(set(installed) - set(plugins.entry_points))
     if skipped:
         print("installed but not enabled: " + ", ".join(skipped))
@@ -181,7 +191,11 @@ def _password(args: argparse.Namespace) -> str | None:
 def cmd_account(args: argparse.Namespace) -> int:
     store = _context(args).objects
     if args.action == "add":
-        print(store.add_account(args.name, password=_password(args), settings=_settings_pairs(args.setting)))
+        print(
+            store.add_account(
+                args.name, password=_password(args), settings=_settings_pairs(args.setting)
+            )
+        )
     elif args.action == "list":
         domain = args.name or store.main_domain
         for name in store.accounts(domain):
@@ -203,8 +217,11 @@ def cmd_account(args: argparse.Namespace) -> int:
         from unigate import dataformat
 
         account = _canonical(store, args.name)
-        shown = {k: v for k, v in store.account_settings(account).items()
-                 if k not in ("Password", "SCRAM-SHA-256", "SCRAM-SHA-1", "DigestHA1")}
+        shown = {
+            k: v
+            for k, v in store.account_settings(account).items()
+            if k not in ("Password", "SCRAM-SHA-256", "SCRAM-SHA-1", "DigestHA1")
+        }
         print(dataformat.dumps(shown, pretty=True))
     return 0
 
@@ -269,12 +286,16 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", help="settings file (TOML); default $UNIGATE_CONFIG or none")
+    parser.add_argument(
+        "--config", "-c", help="settings file (TOML); default $UNIGATE_CONFIG or none"
+    )
     parser.add_argument("--data", "--base", help="data directory (default ./unigate-data)")
 
 
 def build_parser(extra: Sequence[Any] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unigate", description="Unigate unified communications server")
+    parser = argparse.ArgumentParser(
+        prog="unigate", description="Unigate unified communications server"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the server")
@@ -307,21 +328,27 @@ def build_parser(extra: Sequence[Any] = ()) -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_account)
 
-    p = sub.add_parser("alias", help="account aliases: add ALIAS ACCOUNT | remove ALIAS | list ACCOUNT")
+    p = sub.add_parser(
+        "alias", help="account aliases: add ALIAS ACCOUNT | remove ALIAS | list ACCOUNT"
+    )
     p.add_argument("action", choices=["add", "remove", "list"])
     p.add_argument("name")
     p.add_argument("target", nargs="?")
     _common(p)
     p.set_defaults(func=cmd_alias)
 
-    p = sub.add_parser("forwarder", help="forwarders: add NAME ADDRESS | remove NAME | list [DOMAIN]")
+    p = sub.add_parser(
+        "forwarder", help="forwarders: add NAME ADDRESS | remove NAME | list [DOMAIN]"
+    )
     p.add_argument("action", choices=["add", "remove", "list"])
     p.add_argument("name", nargs="?")
     p.add_argument("target", nargs="?")
     _common(p)
     p.set_defaults(func=cmd_forwarder)
 
-    p = sub.add_parser("group", help="groups: add NAME [MEMBER...] | members NAME MEMBER... | remove | list")
+    p = sub.add_parser(
+        "group", help="groups: add NAME [MEMBER...] | members NAME MEMBER... | remove | list"
+    )
     p.add_argument("action", choices=["add", "members", "remove", "list"])
     p.add_argument("name", nargs="?")
     p.add_argument("members", nargs="*")
@@ -347,8 +374,10 @@ def _plugin_runner(run: Callable[[Any, Any], Any]) -> Callable[[argparse.Namespa
     def runner(args: argparse.Namespace) -> int:
         result = run(_context(args), args)
         if inspect.isawaitable(result):
+
             async def wait() -> Any:
                 return await result
+
             result = anyio.run(wait)
         return int(result or 0)
 
@@ -368,7 +397,17 @@ def _plugin_commands() -> list[Any]:
     return commands
 
 
-BUILTIN = {"serve", "check-config", "plugins", "domain", "account", "alias", "forwarder", "group", "route"}
+BUILTIN = {
+    "serve",
+    "check-config",
+    "plugins",
+    "domain",
+    "account",
+    "alias",
+    "forwarder",
+    "group",
+    "route",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,12 @@ def needs_first_run(data_dir: Path) -> bool:
 def default_main_domain() -> str:
     """The host's name, lower-cased; ``localhost.localdomain`` when it has no usable name."""
     name = (socket.getfqdn() or socket.gethostname() or "").lower().rstrip(".")
-    if not name or name in ("localhost", "localhost.localdomain") or "." not in name and not name.isalnum():
+    if (
+        not name
+        or name in ("localhost", "localhost.localdomain")
+        or "." not in name
+        and not name.isalnum()
+    ):
         return "localhost.localdomain"
     return name
 

@@ -12,6 +12,7 @@ of stream; busy sessions get the grace period, then are cancelled.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -84,7 +85,13 @@ class Connection:
             self._idle_scope = scope
             try:
                 return await self._stream.receive(max_bytes)
-            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError, OSError):
+            except (
+                anyio.EndOfStream,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+                ssl.SSLError,
+                OSError,
+            ):
                 self._closed = True
                 return b""
             finally:
@@ -116,10 +123,8 @@ class Connection:
     async def aclose(self) -> None:
         self._closed = True
         with anyio.CancelScope(shield=True):
-            try:
+            with contextlib.suppress(OSError, anyio.BrokenResourceError, ssl.SSLError):
                 await self._stream.aclose()
-            except (OSError, anyio.BrokenResourceError, ssl.SSLError):
-                pass
 
     def begin_shutdown(self) -> None:
         """Mark closing; wake a session that idles in receive()."""
@@ -146,8 +151,13 @@ class BoundListener:
     deny: AddressList = field(default_factory=AddressList)
 
 
-def effective_endpoints(spec: ListenerSpec, settings: ListenerSettings, *, default_addresses: list[str],
-                        use_system_ports: bool) -> list[tuple[str, int]]:
+def effective_endpoints(
+    spec: ListenerSpec,
+    settings: ListenerSettings,
+    *,
+    default_addresses: list[str],
+    use_system_ports: bool,
+) -> list[tuple[str, int]]:
     """Where a listener binds: its ``bind`` list, else the default addresses and port.
 
     A default port below 1024 becomes 8000+N unless system ports are allowed (the
@@ -167,16 +177,22 @@ async def bind(listener: BoundListener) -> None:
         try:
             if listener.spec.transport is Transport.UDP:
                 family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                sock = await anyio.create_udp_socket(family=family, local_host=host, local_port=port)
+                sock = await anyio.create_udp_socket(
+                    family=family, local_host=host, local_port=port
+                )
                 listener.sockets.append(sock)
                 address = sock.extra(SocketAttribute.local_address)
             else:
-                sock = await anyio.create_tcp_listener(local_host=host, local_port=port, reuse_port=False)
+                sock = await anyio.create_tcp_listener(
+                    local_host=host, local_port=port, reuse_port=False
+                )
                 listener.sockets.append(sock)
                 first = sock.listeners[0] if hasattr(sock, "listeners") else sock
                 address = first.extra(SocketAttribute.local_address)
         except OSError as exc:
-            raise OSError(exc.errno, f"listener {listener.spec.name} on [{host}]:{port}: {exc.strerror}") from exc
+            raise OSError(
+                exc.errno, f"listener {listener.spec.name} on [{host}]:{port}: {exc.strerror}"
+            ) from exc
         listener.addresses.append((str(address[0]), int(address[1])))
 
 
@@ -194,7 +210,9 @@ async def serve(server: Server, listener: BoundListener, tg: TaskGroup) -> None:
                 accept_group.start_soon(_accept_loop, server, listener, single, tg)
 
 
-async def _accept_loop(server: Server, listener: BoundListener, sock: SocketListener, tg: TaskGroup) -> None:
+async def _accept_loop(
+    server: Server, listener: BoundListener, sock: SocketListener, tg: TaskGroup
+) -> None:
     log = server.logs.logger("TCP")
     while True:
         try:
@@ -215,7 +233,11 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
     classifier = server.classifier
     name = listener.spec.name
     tcplog = server.logs.logger("TCP")
-    if classifier.is_denied(ip) or (listener.grant and ip not in listener.grant) or ip in listener.deny:
+    if (
+        classifier.is_denied(ip)
+        or (listener.grant and ip not in listener.grant)
+        or ip in listener.deny
+    ):
         tcplog.low(f"{name}: connection from [{ip}] refused by address lists")
         await stream.aclose()
         return
@@ -229,7 +251,11 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
         refusal = "connections reserved for clients"
     elif listener.per_address[ip] >= limits.max_per_address:
         refusal = "too many connections from this address"
-    elif not client and limits.max_non_clients is not None and listener.non_clients >= limits.max_non_clients:
+    elif (
+        not client
+        and limits.max_non_clients is not None
+        and listener.non_clients >= limits.max_non_clients
+    ):
         refusal = "non-client connection limit"
     if refusal:
         tcplog.problem(f"{name}: connection from [{ip}] refused: {refusal}")
@@ -239,8 +265,14 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
     log = server.logs.logger(name, number, f"[{ip}]")
     if address_class.debug:
         log.force = True
-    peer = PeerInfo(ip=ip, port=port, local_ip=str(local[0]), local_port=int(local[1]), listener=name,
-                    address_class=address_class)
+    peer = PeerInfo(
+        ip=ip,
+        port=port,
+        local_ip=str(local[0]),
+        local_port=int(local[1]),
+        listener=name,
+        address_class=address_class,
+    )
     listener.active += 1
     listener.per_address[ip] += 1
     if not client:
@@ -254,17 +286,30 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
                 return
             try:
                 with anyio.fail_after(TLS_HANDSHAKE_TIMEOUT):
-                    stream = await TLSStream.wrap(stream, server_side=True, ssl_context=server.tls_context,
-                                                  standard_compatible=False)
-            except (TimeoutError, ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as exc:
+                    stream = await TLSStream.wrap(
+                        stream,
+                        server_side=True,
+                        ssl_context=server.tls_context,
+                        standard_compatible=False,
+                    )
+            except (
+                TimeoutError,
+                ssl.SSLError,
+                anyio.BrokenResourceError,
+                anyio.EndOfStream,
+                OSError,
+            ) as exc:
                 log.problem(f"TLS handshake failed: {exc}")
                 return
             tls_active = True
-        connection = Connection(server, stream, peer, number, log, tls_mode=listener.tls_mode,
-                                tls_active=tls_active)
+        connection = Connection(
+            server, stream, peer, number, log, tls_mode=listener.tls_mode, tls_active=tls_active
+        )
         listener.connections.add(connection)
-        log.low(f"got connection on [{peer.local_ip}:{peer.local_port}] from [{ip}:{port}]"
-                f" ({address_class.label})")
+        log.low(
+            f"got connection on [{peer.local_ip}:{peer.local_port}] from [{ip}:{port}]"
+            f" ({address_class.label})"
+        )
         verdict = await server.judge("unigate_connection_opened", connection=connection)
         if verdict.final and verdict.decision.value != "accept":
             log.problem(f"connection refused by plugin {verdict.plugin}: {verdict.text}")
@@ -291,8 +336,6 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
             await connection.aclose()
         else:
             with anyio.CancelScope(shield=True):
-                try:
+                with contextlib.suppress(OSError, anyio.BrokenResourceError, ssl.SSLError):
                     await stream.aclose()
-                except (OSError, anyio.BrokenResourceError, ssl.SSLError):
-                    pass
         log.low("closed")

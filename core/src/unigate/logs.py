@@ -15,6 +15,7 @@ so library-style modules can log with ``logging.getLogger("unigate.queue")``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -77,7 +78,9 @@ class LogHub:
         """True when a record of ``level`` from ``component`` would be written."""
         return level <= self.components.get(component, self.level)
 
-    def write(self, level: int, tag: str, text: str, *, component: str | None = None, force: bool = False) -> None:
+    def write(
+        self, level: int, tag: str, text: str, *, component: str | None = None, force: bool = False
+    ) -> None:
         """Queue one record (never blocks; drops and marks ``***`` when the queue is full)."""
         if not force and not self.enabled(component or tag.split("-", 1)[0], level):
             return
@@ -150,10 +153,8 @@ class LogHub:
         line = self._format(record)
         if self.console:
             stream = self._stream or sys.stdout
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.write(line + "\n")
-            except (OSError, ValueError):
-                pass
         if self.directory is not None:
             day = time.strftime("%Y-%m-%d", time.localtime(record.when))
             if day != self._file_day or self._file is None:
@@ -169,10 +170,8 @@ class LogHub:
         if self._file is not None:
             self._file.flush()
         if self.console:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 (self._stream or sys.stdout).flush()
-            except (OSError, ValueError):
-                pass
 
 
 class Logger:

@@ -63,7 +63,9 @@ class Plugins:
                 continue
             ep = installed.get(name, self.entry_points[name])
             dist = getattr(ep, "dist", None)
-            hooks = tuple(sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ()))
+            hooks = tuple(
+                sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ())
+            )
             result.append(
                 PluginInfo(
                     name=name,
@@ -108,7 +110,9 @@ def load(
     failures: list[str] = []
 
     def on_failure(_manager: Any, ep: EntryPoint, exc: BaseException) -> None:
-        failures.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}")
+        failures.append(
+            f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+        )
 
     if enabled is None:
         extensions = ExtensionManager(
@@ -196,7 +200,9 @@ async def ajudge(manager: pluggy.PluginManager, name: str, **kwargs: Any) -> Ver
         if value is None:
             continue
         if not isinstance(value, Verdict):
-            raise TypeError(f"hook {name} of plugin {impl.plugin_name!r} returned {value!r}, not a Verdict")
+            raise TypeError(
+                f"hook {name} of plugin {impl.plugin_name!r} returned {value!r}, not a Verdict"
+            )
         if value.final:
             return value.by(impl.plugin_name)
     return CONTINUE

@@ -23,8 +23,13 @@ if TYPE_CHECKING:
 class RoutingService:
     """Routes addresses for every protocol; rebuilds the Router when the table file changes."""
 
-    def __init__(self, objects: ObjectStore, *, server: Server | None = None,
-                 options: RouterOptions | None = None) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        *,
+        server: Server | None = None,
+        options: RouterOptions | None = None,
+    ) -> None:
         self.objects = objects
         self.server = server
         self.options = options or RouterOptions()
@@ -68,7 +73,9 @@ class RoutingService:
         server = self.server
 
         async def hook(addr: str, operation: RouteOp) -> Any:
-            return await server.call_first("unigate_route", server=server, address=addr, operation=operation)
+            return await server.call_first(
+                "unigate_route", server=server, address=addr, operation=operation
+            )
 
         return await self.router.aroute(address, op, extra=hook)
 

@@ -30,7 +30,7 @@ from unigate.auth import Authenticator
 from unigate.certificates import make_self_signed, server_context
 from unigate.classify import AddressClassifier
 from unigate.listening import BoundListener, bind, effective_endpoints, serve
-from unigate.logs import LogHub, Logger
+from unigate.logs import Logger, LogHub
 from unigate.objects import ObjectStore
 from unigate.routing import RoutingService
 from unigate.settings import Settings, SettingsError, plugins_section, read_toml, validate
@@ -58,7 +58,9 @@ def load_configuration(
     for impl in reversed(loaded.hook.unigate_listeners.get_hookimpls()):
         for spec in impl.function() or []:
             if spec.name in owners:
-                problems.append(f"listener {spec.name!r} declared by both {owners[spec.name]!r} and {impl.plugin_name!r}")
+                problems.append(
+                    f"listener {spec.name!r} declared by both {owners[spec.name]!r} and {impl.plugin_name!r}"
+                )
                 continue
             owners[spec.name] = impl.plugin_name
             specs.append(spec)
@@ -132,7 +134,9 @@ class Server:
         """Call a judging hook until a final Verdict; the decision is logged with its plugin."""
         verdict = await plugin_loading.ajudge(self.pm, name, **kwargs)
         if verdict.final:
-            self.logs.logger("HOOKS").low(f"{name}: {verdict.decision.value} by {verdict.plugin}: {verdict.text}")
+            self.logs.logger("HOOKS").low(
+                f"{name}: {verdict.decision.value} by {verdict.plugin}: {verdict.text}"
+            )
         return verdict
 
     # -- services ----------------------------------------------------------------------------
@@ -154,7 +158,16 @@ class Server:
 
     def prepare_data_dir(self) -> None:
         """Create the manual's base-directory layout and the TLS certificate if missing."""
-        for sub in ("Settings", "Queue", "BadFiles", "Accounts", "Domains", "Submitted", "SystemLogs", "run"):
+        for sub in (
+            "Settings",
+            "Queue",
+            "BadFiles",
+            "Accounts",
+            "Domains",
+            "Submitted",
+            "SystemLogs",
+            "run",
+        ):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         cert, key = self.certificate_paths()
         if self.settings.server.certificate is None and not cert.exists():
@@ -165,13 +178,19 @@ class Server:
     def certificate_paths(self) -> tuple[Path, Path]:
         server = self.settings.server
         return (
-            Path(server.certificate) if server.certificate else self.data_dir / "Settings" / "Certificate.pem",
-            Path(server.private_key) if server.private_key else self.data_dir / "Settings" / "PrivateKey.pem",
+            Path(server.certificate)
+            if server.certificate
+            else self.data_dir / "Settings" / "Certificate.pem",
+            Path(server.private_key)
+            if server.private_key
+            else self.data_dir / "Settings" / "PrivateKey.pem",
         )
 
     # -- running -------------------------------------------------------------------------------
 
-    async def run(self, *, ready: Callable[[Server], None] | None = None, handle_signals: bool = True) -> None:
+    async def run(
+        self, *, ready: Callable[[Server], None] | None = None, handle_signals: bool = True
+    ) -> None:
         """Serve until stopped. ``ready`` is called once every listener is bound."""
         self.logs.start()
         try:
@@ -185,11 +204,15 @@ class Server:
         async with anyio.create_task_group() as tg:
             self._task_group = tg
             self._start_services()
+            if self.service("queue") is not None:
+                await self.service("queue").start()
             await self.call("unigate_startup", server=self)
             await self._bind_all()
             self._write_listeners_json()
-            self.log.major(f"Unigate {_version()} started; main domain {self.objects.main_domain}; "
-                           + ", ".join(f"{n}={b.addresses}" for n, b in self.listeners.items()))
+            self.log.major(
+                f"Unigate {_version()} started; main domain {self.objects.main_domain}; "
+                + ", ".join(f"{n}={b.addresses}" for n, b in self.listeners.items())
+            )
             if handle_signals:
                 tg.start_soon(self._watch_signals)
             async with anyio.create_task_group() as session_group:
@@ -201,6 +224,7 @@ class Server:
                 await self._drain(session_group)
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 await self.call("unigate_shutdown", server=self)
+                await self._stop_services()
             (self.data_dir / "run" / "listeners.json").unlink(missing_ok=True)
             self.log.major("Unigate stopped")
             tg.cancel_scope.cancel()
@@ -208,20 +232,48 @@ class Server:
 
     def _start_services(self) -> None:
         """Create the kernel services that need plugins (mailbox formats, delivery modules)."""
+        from unigate.mailservices import mailbox_manager
+
+        try:
+            manager = mailbox_manager(self.objects, self.pm)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+        if manager is not None:
+            self.register_service("mailboxes", manager)
+        from unigate.queueservice import create_queue
+
+        queue = create_queue(self)
+        if queue is not None:
+            self.register_service("queue", queue)
+
+    async def _stop_services(self) -> None:
+        queue = self.service("queue")
+        if queue is not None:
+            await queue.stop()
+        manager = self.service("mailboxes")
+        if manager is not None:
+            await manager.aclose()
 
     async def _bind_all(self) -> None:
         server = self.settings.server
         for spec in self.listener_specs:
             listener_settings = self.settings.listener(spec.name)
-            endpoints = effective_endpoints(spec, listener_settings, default_addresses=server.default_addresses,
-                                            use_system_ports=server.use_system_ports)
+            endpoints = effective_endpoints(
+                spec,
+                listener_settings,
+                default_addresses=server.default_addresses,
+                use_system_ports=server.use_system_ports,
+            )
             if not endpoints:
                 continue
             from unigate.addresslist import AddressList
 
             bound = BoundListener(
-                spec=spec, settings=listener_settings, tls_mode=listener_settings.tls or spec.tls,
-                endpoints=endpoints, grant=AddressList.of(listener_settings.grant),
+                spec=spec,
+                settings=listener_settings,
+                tls_mode=listener_settings.tls or spec.tls,
+                endpoints=endpoints,
+                grant=AddressList.of(listener_settings.grant),
                 deny=AddressList.of(listener_settings.deny),
             )
             if bound.tls_mode is TLSMode.IMPLICIT and self.tls_context is None:

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -31,23 +31,36 @@ class ServerSettings(StrictModel):
     """``[server]``: where the data lives and what the server is called."""
 
     data_dir: Path = Field(Path("unigate-data"), description="base directory of all mutable state")
-    main_domain: str = Field("", description="Main Domain name; empty = from the data directory, else the host name")
+    main_domain: str = Field(
+        "", description="Main Domain name; empty = from the data directory, else the host name"
+    )
     default_addresses: list[str] = Field(
         ["127.0.0.1"], description="addresses a listener binds when the file does not name it"
     )
     use_system_ports: bool = Field(
-        False, description="bind ports below 1024 as declared; when false they become 8000+N (the manual's rule)"
+        False,
+        description="bind ports below 1024 as declared; when false they become 8000+N (the manual's rule)",
     )
-    shutdown_grace: float = Field(3.0, ge=0, le=600, description="seconds sessions get to finish on SIGTERM")
-    certificate: Path | None = Field(None, description="PEM certificate chain; default: the data directory's")
-    private_key: Path | None = Field(None, description="PEM private key; default: the data directory's")
+    shutdown_grace: float = Field(
+        3.0, ge=0, le=600, description="seconds sessions get to finish on SIGTERM"
+    )
+    certificate: Path | None = Field(
+        None, description="PEM certificate chain; default: the data directory's"
+    )
+    private_key: Path | None = Field(
+        None, description="PEM private key; default: the data directory's"
+    )
 
 
 class PluginsSettings(StrictModel):
     """``[plugins]``: which installed plugins load, and in which order hooks call them."""
 
-    enabled: list[str] | None = Field(None, description="entry-point names to load; default: all installed")
-    order: list[str] = Field([], description="plugins called first, in this order; the rest by name")
+    enabled: list[str] | None = Field(
+        None, description="entry-point names to load; default: all installed"
+    )
+    order: list[str] = Field(
+        [], description="plugins called first, in this order; the rest by name"
+    )
 
 
 class LoggingSettings(StrictModel):
@@ -92,11 +105,22 @@ class ProtectionSettings(StrictModel):
     debug: list[str] = Field([], description="Debug addresses: every record logged")
     rbl: list[str] = Field([], description="DNSBL zones to query for non-client peers")
     rbl_timeout: float = Field(2.0, gt=0, le=30)
-    temp_trust_minutes: int = Field(30, ge=0, description="read-then-send: trust after a POP/IMAP login")
+    temp_trust_minutes: int = Field(
+        30, ge=0, description="read-then-send: trust after a POP/IMAP login"
+    )
     temp_trust_limit: int = Field(100, ge=0)
-    failed_logins: tuple[int, float] = Field((10, 60.0), description="failures per address in seconds")
+    failed_logins: tuple[int, float] = Field(
+        (10, 60.0), description="failures per address in seconds"
+    )
     failed_logins_account: tuple[int, float] = Field((30, 20.0), description="failures per account")
-    block_time: float = Field(600.0, ge=0, description="seconds a temporarily blocked address stays blocked")
+    block_time: float = Field(
+        600.0, ge=0, description="seconds a temporarily blocked address stays blocked"
+    )
+    cleartext_logins: Literal["always", "secure", "secure_or_trusted"] = Field(
+        "secure_or_trusted",
+        description="where clear-text passwords are accepted: always, only over TLS, or over TLS and "
+        "from loopback and client addresses",
+    )
 
     _lists = field_validator(
         "client_addresses", "lan_addresses", "denied", "blacklisted", "white_holes", "debug"
@@ -106,8 +130,12 @@ class ProtectionSettings(StrictModel):
 class ListenerSettings(StrictModel):
     """``[listeners.<name>]``: sockets and limits of one declared listener."""
 
-    bind: list[str] | None = Field(None, description='"host:port" entries; [] turns the listener off')
-    tls: TLSMode | None = Field(None, description="none | starttls | implicit | external; default: the plugin's")
+    bind: list[str] | None = Field(
+        None, description='"host:port" entries; [] turns the listener off'
+    )
+    tls: TLSMode | None = Field(
+        None, description="none | starttls | implicit | external; default: the plugin's"
+    )
     max_connections: int = Field(1000, ge=1)
     max_per_address: int = Field(20, ge=1, description="Limit Connections from same Address")
     max_non_clients: int | None = Field(None, ge=1, description="limit for non-client addresses")
@@ -228,7 +256,9 @@ def validate(
     for name, body in raw_listeners.items():
         if name not in declared:
             known = ", ".join(sorted(declared)) or "none"
-            problems.append(f"{source}: listeners.{name}: no plugin declares this listener (declared: {known})")
+            problems.append(
+                f"{source}: listeners.{name}: no plugin declares this listener (declared: {known})"
+            )
             continue
         value = _validate(source, f"listeners.{name}", ListenerSettings, body, problems)
         if value is not None:
@@ -243,7 +273,9 @@ def validate(
     known_sections = set(KERNEL_SECTIONS) | {"listeners"} | set(plugin_models)
     for name in raw:
         if name not in known_sections:
-            problems.append(f"{source}: {name}: unknown section (no kernel part or enabled plugin owns it)")
+            problems.append(
+                f"{source}: {name}: unknown section (no kernel part or enabled plugin owns it)"
+            )
     if problems:
         raise SettingsError(problems)
     return result

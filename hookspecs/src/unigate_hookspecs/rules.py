@@ -47,7 +47,9 @@ def unigate_enqueue_filter(server: Any, envelope: Any, message: bytes) -> Any:
 
 
 @hookspec(firstresult=True)
-def unigate_before_store(server: Any, account: str, envelope: Any, message: bytes) -> StoreDecision | None:
+def unigate_before_store(
+    server: Any, account: str, envelope: Any, message: bytes
+) -> StoreDecision | None:
     """Apply the account's rules before local delivery stores a message.
 
     Called when: the LOCAL module is about to store a message for ``account``.

@@ -184,9 +184,51 @@ _WORDS = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(_WORDS, max_size=30), st.sampled_from([b" ", b""]))
-def test_fuzz_grammar_shaped(words: list[bytes], sep: bytes) -> None:
+_COMMANDS = st.sampled_from(
+    [
+        b"UID FETCH",
+        b"FETCH",
+        b"UID SEARCH",
+        b"SEARCH",
+        b"SORT",
+        b"THREAD",
+        b"LIST",
+        b"STATUS",
+        b"APPEND",
+        b"SELECT",
+        b"STORE",
+        b"NOTIFY SET",
+        b"ID",
+        b"SETQUOTA",
+        b"REPLACE",
+        b"LOGIN",
+        b"AUTHENTICATE",
+        b"ENABLE",
+        b"CREATE",
+        b"COPY",
+        b"UID EXPUNGE",
+        b"SETACL",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_COMMANDS, st.lists(_WORDS, max_size=30), st.sampled_from([b" ", b""]))
+def test_fuzz_grammar_shaped(command: bytes, words: list[bytes], sep: bytes) -> None:
     conn = ServerConnection(Limits(max_depth=8, max_tokens=50))
-    for ev in drain(conn, b"t " + sep.join(words) + b"\r\n" + b"abc" * 3 + b"\r\n"):
+    line = b"t " + command + b" " + sep.join(words) + b"\r\n" + b"abc" * 3 + b"\r\n"
+    for ev in drain(conn, line):
         assert isinstance(ev, _ALLOWED)
+
+
+def test_command_size_limit_over_many_literals() -> None:
+    conn = ServerConnection(Limits(max_command_size=40, max_literal_size=30))
+    events = drain(conn, b"a APPEND x {30+}\r\n" + b"y\r\n" * 10 + b"\r\nb NOOP\r\n")
+    assert events == [ParseError("a", b"a NO [TOOBIG] literal too large\r\n"), Noop("b")]
+    # the limit crossed by a line that announces a literal: its bytes are skipped too
+    events = drain(conn, b"c APPEND x {20+}\r\n" + b"y" * 20 + b" {20+}\r\n")
+    assert events == [ParseError("c", b"c BAD command too long\r\n")]
+    assert drain(conn, b"z\r\n" * 6 + b"zz\r\nd NOOP\r\n") == [Noop("d")]
+    conn = ServerConnection(Limits(max_command_size=40, max_line_length=100))
+    events = drain(conn, b"a APPEND x {1+}\r\n1 " + b"(" * 45 + b"\r\nc NOOP\r\n")
+    assert events == [ParseError("a", b"a BAD command too long\r\n"), Noop("c")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -167,6 +167,18 @@ def test_append_multi_and_binary() -> None:
     assert second.data == b"\x00\x01\x02" and second.binary and second.flags == ()
     assert bad(b"a APPEND x {2}\r\n\x00a") == b"a BAD NUL in literal (use literal8)\r\n"
     assert bad(b"a APPEND x") == b"a BAD APPEND needs a message\r\n"
+    opts = p(
+        b'a APPEND "Drafts" (\\Seen \\Draft) "20-JAN-2010 10:00:00 +0000" '
+        b"(REPLACESUID(30675) CHECKOLDEXISTS) {3}\r\nabc"
+    )
+    assert isinstance(opts, Append)
+    assert opts.messages[0].options == (("REPLACESUID", "30675"), ("CHECKOLDEXISTS", None))
+    dated = p(b'a APPEND x "20-JAN-2010" {1}\r\nz')
+    assert isinstance(dated, Append)
+    assert dated.messages[0].date == datetime(2010, 1, 20, tzinfo=UTC)
+    assert bad(b'a APPEND x "20-JAN-2010 25:00:00 +0000" {1}\r\nz') == (
+        b"a BAD bad date-time '20-JAN-2010 25:00:00 +0000'\r\n"
+    )
 
 
 def test_search_program() -> None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unigate_imap.protocol.commands import SortCriterion
 from unigate_imap.query import base_subject, format_threads, sort, thread
@@ -133,3 +135,49 @@ def test_thread_references_loops_and_duplicates() -> None:
     assert format_threads(thread([], "REFERENCES")) == b""
     with pytest.raises(ValueError):
         thread(box, "FOO")
+
+
+def test_thread_references_subject_merging() -> None:
+    same = [
+        make(1, 1, Message_ID="<1@x>", Subject="Hello"),
+        make(2, 2, Message_ID="<2@x>", Subject="Hello"),
+        make(3, 3, Message_ID="<3@x>", Subject="Re: World"),
+        make(4, 4, Message_ID="<4@x>", Subject="Fwd: World"),
+        make(5, 5, Message_ID="<5@x>", Subject="World"),
+        make(6, 6, Message_ID="<6@x>", Subject=""),
+        make(7, 7, Message_ID="<7@x>", Subject="Re:"),
+    ]
+    # same non-reply subject -> new dummy; replies join the non-reply "World" thread root;
+    # empty base subjects never merge
+    assert format_threads(thread(same, "REFERENCES")) == b"((1)(2))(5 (3)(4))(6)(7)"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),  # message-id (duplicates allowed)
+            st.lists(st.integers(0, 8), max_size=4),  # references, may be unknown or cyclic
+            st.sampled_from(["a", "Re: a", "b", "Fwd: b", "", "[x] a"]),
+            st.integers(0, 5),  # day
+        ),
+        max_size=12,
+    )
+)
+def test_thread_every_message_once(specs: list[tuple[int, list[int], str, int]]) -> None:
+    box = [
+        make(
+            i + 1,
+            day,
+            Message_ID=f"<{mid}@x>",
+            References=" ".join(f"<{r}@x>" for r in refs) or "",
+            Subject=subject,
+        )
+        for i, (mid, refs, subject, day) in enumerate(specs)
+    ]
+    for algorithm in ("REFERENCES", "ORDEREDSUBJECT"):
+        out = format_threads(thread(box, algorithm))
+        assert out.count(b"(") == out.count(b")")
+        numbers = sorted(int(n) for n in out.replace(b"(", b" ").replace(b")", b" ").split())
+        assert numbers == list(range(1, len(box) + 1))
+    assert sorted(m.seq for m in sort(box, [SortCriterion("SUBJECT")])) == [m.seq for m in box]

@@ -103,3 +103,21 @@ def test_escape_round_trip(lines: list[bytes], eol: bytes, final: bool) -> None:
     stored, _ = fromline.escape(raw)
     assert fromline.unescape(stored) == raw
     assert b"\n\nFrom" not in b"\n" + stored and b"\n\r\nFrom" not in b"\n" + stored
+
+
+def test_escape_count_token() -> None:
+    line = fromline.build(
+        return_path="",
+        uid=3,
+        flags=frozenset(),
+        internal_date=0,
+        stored_length=50,
+        modseq=2,
+        no_eol=False,
+        escapes=2,
+    )
+    assert b"(____________+50:2#2-3-)" in line
+    fl = fromline.parse(line)
+    assert fl is not None and fl.escapes == 2 and fl.stored_length == 50
+    hand = fromline.parse(b"From <>(S-4-) Wed Nov 25 11:14:52 2026")
+    assert hand is not None and hand.escapes is None  # unknown: counted in the body

@@ -124,6 +124,7 @@ def effective_rights(
     direct: set[str] = set()
     removed: set[str] = set()
     added: set[str] = set()
+    exact_rights: set[str] | None = None
     for ident, rights in acl.items():
         ident = ident.lower()
         prefix = ident[:1] if ident[:1] in "+-" else ""
@@ -132,6 +133,10 @@ def effective_rights(
         if not matches:
             continue
         if exact and not prefix:
-            return normalize_rights(rights)
+            # "john" and "john@owner-domain" name the same account: both count
+            exact_rights = (exact_rights or set()) | set(rights)
+            continue
         {"": direct, "-": removed, "+": added}[prefix].update(rights)
+    if exact_rights is not None:
+        return "".join(r for r in ALL_RIGHTS if r in exact_rights)
     return "".join(r for r in ALL_RIGHTS if (r in direct and r not in removed) or r in added)

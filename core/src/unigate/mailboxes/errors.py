@@ -10,13 +10,13 @@ __all__ = [
     "InvalidMailboxName",
     "MailboxError",
     "MailboxExists",
+    "MailboxHasChildren",
     "MailboxLocked",
     "NoSuchAccount",
     "NoSuchMailbox",
     "NotSelectable",
     "PermissionDenied",
     "QuotaExceeded",
-    "ModifiedSince",
 ]
 
 
@@ -34,6 +34,10 @@ class NoSuchMailbox(MailboxError):
 
 class MailboxExists(MailboxError):
     """Create or rename target already exists."""
+
+
+class MailboxHasChildren(MailboxError):
+    """A non-selectable name with sub-mailboxes cannot be deleted (unless recursively)."""
 
 
 class NotSelectable(MailboxError):
@@ -68,6 +72,3 @@ class QuotaExceeded(MailboxError):
         super().__init__(message or ("over quota" if temporary else "message exceeds the quota"))
         self.temporary = temporary
 
-
-class ModifiedSince(MailboxError):
-    """Internal: an UNCHANGEDSINCE condition failed (reported per UID, never raised out)."""

@@ -54,6 +54,7 @@ from .errors import (
     InvalidMailboxName,
     MailboxError,
     MailboxExists,
+    MailboxHasChildren,
     MailboxLocked,
     NoSuchAccount,
     NoSuchMailbox,
@@ -158,6 +159,20 @@ def _canonical_pattern(pattern: str) -> str:
     if pattern[:5].upper() == INBOX and (len(pattern) == 5 or pattern[5] in "/*%"):
         return INBOX + pattern[5:]
     return pattern
+
+
+def _size_setting(value: object) -> int | None:
+    """A size or count setting: an int, or text like ``30M``/``unlimited`` -> bytes or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    if text in ("", "unlimited", "default", "none"):
+        return None
+    factor = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}.get(text[-1], 1)
+    number = text[:-1] if factor > 1 else text
+    return int(float(number) * factor)
 
 
 class MailboxManager:
@@ -444,20 +459,17 @@ class MailboxManager:
         """Storage used and limits of ``account`` (its own mailboxes)."""
         owner = account.lower()
         used, count = await self._account_usage(owner)
-        limit = self._accounts.setting(owner, "MaxAccountSize")
-        count_limit = self._accounts.setting(owner, "MaxMailboxes")
         return QuotaInfo(
             used,
-            None if limit is None else int(limit),  # type: ignore[call-overload]
+            _size_setting(self._accounts.setting(owner, "MaxAccountSize")),
             count,
-            None if count_limit is None else int(count_limit),  # type: ignore[call-overload]
+            _size_setting(self._accounts.setting(owner, "MaxMailboxes")),
         )
 
     async def _check_quota(self, owner: str, size: int) -> None:
-        limit = self._accounts.setting(owner, "MaxAccountSize")
+        limit = _size_setting(self._accounts.setting(owner, "MaxAccountSize"))
         if limit is None:
             return
-        limit = int(limit)  # type: ignore[call-overload]
         if size > limit:
             raise QuotaExceeded(False, "the message is larger than the account storage limit")
         percent = self._accounts.setting(owner, "DelayNewMailPercent")
@@ -651,9 +663,9 @@ class MailboxManager:
                 folder = _names.folder_path(self._root(owner), cname)
                 await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
             else:
-                count_limit = self._accounts.setting(owner, "MaxMailboxes")
+                count_limit = _size_setting(self._accounts.setting(owner, "MaxMailboxes"))
                 count = sum(1 for e in found.values() if e.path is not None)
-                if count_limit is not None and count >= int(count_limit):  # type: ignore[call-overload]
+                if count_limit is not None and count >= count_limit:
                     raise QuotaExceeded(False, "the account mailbox limit is reached")
                 await self._create_storage(owner, cname, target.extension)
             changed = False
@@ -698,7 +710,7 @@ class MailboxManager:
                 raise MailboxLocked(cname)
             children = [n for n in found if n.startswith(cname + "/")]
             if children and not recursive and (entry.path is None or target.dir_only):
-                raise MailboxExists(f"{cname!r} has sub-mailboxes")
+                raise MailboxHasChildren(f"{cname!r} has sub-mailboxes")
             if target.dir_only and entry.path is not None and not children:
                 # "name/" names only the directory entity: remove just that
                 folder = _names.folder_path(self._root(owner), cname)
@@ -716,10 +728,10 @@ class MailboxManager:
                     e = found[victim]
                     if e.path is not None and e.extension is not None:
                         self._drivers[e.extension].remove(e.path)
+                folder = _names.folder_path(self._root(owner), cname)
                 if recursive or not children:
-                    folder = _names.folder_path(self._root(owner), cname)
                     shutil.rmtree(folder, ignore_errors=True)
-                fsync_dir(self._root(owner))
+                fsync_dir(folder.parent)
 
             await anyio.to_thread.run_sync(work)
             for victim in victims:

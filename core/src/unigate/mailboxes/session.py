@@ -155,13 +155,21 @@ class MailboxSession:
         self._pending.append(event)
         self._changed.set()
 
+    def _wake(self) -> None:
+        self._changed.set()
+
     @property
     def has_changes(self) -> bool:
         return bool(self._pending)
 
     async def wait_changes(self) -> None:
-        """Return when changes made elsewhere are waiting for :meth:`refresh` (IMAP IDLE)."""
+        """Return when changes made elsewhere are waiting for :meth:`refresh` (IMAP IDLE).
+
+        Raises :class:`NoSuchMailbox` when the mailbox is deleted or renamed meanwhile.
+        """
         while not self._pending:
+            if self._shared.dead:
+                raise NoSuchMailbox(f"mailbox {self.mailbox!r} was deleted or renamed")
             self._changed = anyio.Event()
             await self._changed.wait()
 

@@ -109,6 +109,8 @@ class SharedMailbox:
         async with self._lock:
             store, self._store = self._store, None
             self.dead = True
+            for session in self.sessions:
+                session._wake()
             if store is None:
                 return
 

@@ -4,4 +4,13 @@ from unigate.objects.names import NameError_, domain_name, object_name
 from unigate.objects.store import ObjectError, ObjectStore, split_address
 from unigate.router.objects import ObjectKind, ObjectRef
 
-__all__ = ["NameError_", "ObjectKind", "ObjectError", "ObjectRef", "ObjectStore", "domain_name", "object_name", "split_address"]
+__all__ = [
+    "NameError_",
+    "ObjectKind",
+    "ObjectError",
+    "ObjectRef",
+    "ObjectStore",
+    "domain_name",
+    "object_name",
+    "split_address",
+]

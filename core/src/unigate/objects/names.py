@@ -12,7 +12,9 @@ import re
 
 MAX_NAME = 128
 _OBJECT = re.compile(r"[a-z0-9_\-.]+")
-_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9\-_]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9\-_]{0,61}[a-z0-9])?)*")
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9\-_]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9\-_]{0,61}[a-z0-9])?)*"
+)
 
 #: names that route to special addresses and so cannot be objects (Router, L5248-5336)
 RESERVED = frozenset({"null", "error", "spamtrap", "incomplete"})
@@ -31,7 +33,9 @@ def object_name(name: str, *, allow_unicode: bool = False) -> str:
         raise NameError_(f"{name!r}: a name has at most {MAX_NAME} characters")
     if folded.startswith(".") or folded.endswith("."):
         raise NameError_(f"{name!r}: a name cannot start or end with '.'")
-    if not _OBJECT.fullmatch(folded) and not (allow_unicode and "@" not in folded and " " not in folded):
+    if not _OBJECT.fullmatch(folded) and not (
+        allow_unicode and "@" not in folded and " " not in folded
+    ):
         raise NameError_(f"{name!r}: use Latin letters, digits, '_', '-' and '.'")
     if folded in RESERVED:
         raise NameError_(f"{name!r} is a special address name")

@@ -100,7 +100,9 @@ class ObjectStore:
         return str(stored) if stored else (socket.getfqdn().lower() or "localhost")
 
     def set_main_domain(self, name: str) -> None:
-        self.files.update(self.settings_dir / "Server.settings", {"MainDomainName": domain_name(name)})
+        self.files.update(
+            self.settings_dir / "Server.settings", {"MainDomainName": domain_name(name)}
+        )
 
     def domain_dir(self, domain: str) -> Path:
         """The directory of a domain (``Accounts/`` for the Main Domain)."""
@@ -119,7 +121,11 @@ class ObjectStore:
         others = []
         folder = self.data_dir / "Domains"
         if folder.is_dir():
-            others = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.endswith((".sub", ".mnt")))
+            others = sorted(
+                p.name
+                for p in folder.iterdir()
+                if p.is_dir() and not p.name.endswith((".sub", ".mnt"))
+            )
         return [self.main_domain, *[d for d in others if d != self.main_domain]]
 
     def is_local_domain(self, domain: str) -> bool:
@@ -256,7 +262,9 @@ class ObjectStore:
         directory = self.domain_dir(self._require_domain(domain))
         if not directory.is_dir():
             return []
-        return sorted(p.name[: -len(".macnt")] for p in directory.iterdir() if p.name.endswith(".macnt"))
+        return sorted(
+            p.name[: -len(".macnt")] for p in directory.iterdir() if p.name.endswith(".macnt")
+        )
 
     def account_path(self, account: str) -> Path | None:
         """The ``.macnt`` directory of a canonical account, None if there is none."""
@@ -297,7 +305,10 @@ class ObjectStore:
             raise ObjectError(f"account {name}@{domain} does not exist")
         shutil.rmtree(path)
         aliases = self.files.read(self._domain_file(domain, "Aliases.data"))
-        self.files.write(self._domain_file(domain, "Aliases.data"), {k: v for k, v in aliases.items() if v != name})
+        self.files.write(
+            self._domain_file(domain, "Aliases.data"),
+            {k: v for k, v in aliases.items() if v != name},
+        )
         self._drop_group_member(domain, f"{name}@{domain}")
 
     def rename_account(self, old: str, new: str) -> str:
@@ -314,9 +325,14 @@ class ObjectStore:
         source.rename(target)
         aliases = self.files.read(self._domain_file(domain, "Aliases.data"))
         moved = [k for k, v in aliases.items() if v == name]
-        self.files.write(self._domain_file(domain, "Aliases.data"), {k: v for k, v in aliases.items() if v != name})
+        self.files.write(
+            self._domain_file(domain, "Aliases.data"),
+            {k: v for k, v in aliases.items() if v != name},
+        )
         if moved:
-            self.files.update(self._domain_file(new_domain, "Aliases.data"), dict.fromkeys(moved, new_name))
+            self.files.update(
+                self._domain_file(new_domain, "Aliases.data"), dict.fromkeys(moved, new_name)
+            )
         canonical = f"{new_name}@{new_domain}"
         self._rename_group_member(domain, f"{name}@{domain}", canonical)
         if self.files.read(target / "account.settings").get("Password") is not None:
@@ -359,7 +375,9 @@ class ObjectStore:
         if domain is None:
             self.files.update(self.settings_dir / "AccountDefaults.settings", changes)
         else:
-            self.files.update(self._domain_file(self._require_domain(domain), "AccountDefaults.settings"), changes)
+            self.files.update(
+                self._domain_file(self._require_domain(domain), "AccountDefaults.settings"), changes
+            )
 
     def service_enabled(self, account: str, service: str) -> bool:
         """A service works only if it is enabled for the domain AND the account."""
@@ -373,9 +391,9 @@ class ObjectStore:
             items = modes if isinstance(modes, list | tuple) else str(modes).split(",")
             return service.lower() in {str(m).strip().lower() for m in items}
 
-        return allows(self.domain_setting(domain or self.main_domain, "DomainAccessModes")) and allows(
-            self.setting(account, "AccessModes")
-        )
+        return allows(
+            self.domain_setting(domain or self.main_domain, "DomainAccessModes")
+        ) and allows(self.setting(account, "AccessModes"))
 
     def account_info(self, account: str) -> dict[str, Any]:
         path = self.account_path(account)
@@ -404,8 +422,11 @@ class ObjectStore:
         encryption = {"clear": "clear", "A-crpt": "A-crpt"}.get(scheme, "hashed")
         key = self.server_key() if encryption == "A-crpt" else None
         verifiers = make_verifiers(
-            password, names=self._login_names(account), realm=domain or self.main_domain,
-            encryption=encryption, server_key=key,
+            password,
+            names=self._login_names(account),
+            realm=domain or self.main_domain,
+            encryption=encryption,
+            server_key=key,
         )
         return dict(verifiers)
 
@@ -458,7 +479,9 @@ class ObjectStore:
         self.files.update(self._domain_file(domain, "Aliases.data"), {name: None})
 
     def forwarders(self, domain: str | None = None) -> dict[str, str]:
-        return dict(self.files.read(self._domain_file(self._require_domain(domain), "Forwarders.data")))
+        return dict(
+            self.files.read(self._domain_file(self._require_domain(domain), "Forwarders.data"))
+        )
 
     def add_forwarder(self, address: str, target: str) -> None:
         raw, domain = self._address(address)
@@ -477,7 +500,9 @@ class ObjectStore:
     def groups(self, domain: str | None = None) -> dict[str, dict[str, Any]]:
         return dict(self.files.read(self._domain_file(self._require_domain(domain), "Groups.data")))
 
-    def add_group(self, address: str, members: list[str] | None = None, *, real_name: str = "") -> None:
+    def add_group(
+        self, address: str, members: list[str] | None = None, *, real_name: str = ""
+    ) -> None:
         raw, domain = self._address(address)
         name = object_name(raw)
         self._check_free(name, domain)
@@ -510,20 +535,26 @@ class ObjectStore:
         groups = self.groups(domain)
         for name, body in groups.items():
             if member in body.get("Members", ()):
-                self.set_group_members(f"{name}@{domain}", [m for m in body["Members"] if m != member])
+                self.set_group_members(
+                    f"{name}@{domain}", [m for m in body["Members"] if m != member]
+                )
 
     def _rename_group_member(self, domain: str, old: str, new: str) -> None:
         groups = self.groups(domain)
         for name, body in groups.items():
             if old in body.get("Members", ()):
-                self.set_group_members(f"{name}@{domain}", [new if m == old else m for m in body["Members"]])
+                self.set_group_members(
+                    f"{name}@{domain}", [new if m == old else m for m in body["Members"]]
+                )
 
     def groups_of(self, account: str) -> set[str]:
         """Groups (``#name`` in ACLs) whose members include ``account``."""
         _, domain = split_address(account)
         if domain is None or self.canonical_domain(domain) is None:
             return set()
-        return {name for name, body in self.groups(domain).items() if account in body.get("Members", ())}
+        return {
+            name for name, body in self.groups(domain).items() if account in body.get("Members", ())
+        }
 
     # -- access rights ------------------------------------------------------------------------
 
@@ -532,7 +563,9 @@ class ObjectStore:
         name, domain = split_address(account)
         if domain != self.main_domain:
             return []
-        rights = self.files.read(self._domain_file(self.main_domain, "Access.settings")).get(name or "", ())
+        rights = self.files.read(self._domain_file(self.main_domain, "Access.settings")).get(
+            name or "", ()
+        )
         return [str(r) for r in rights]
 
     def grant_server_rights(self, account: str, rights: list[str]) -> None:

@@ -39,6 +39,6 @@ class QueueSettings(BaseModel):
     hop_limit: int = Field(20, ge=1, description="most Received: fields accepted")
     commit_max_messages: int = Field(64, ge=1, description="messages per group commit")
     commit_max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="bytes per group commit")
-    commit_parallel: int = Field(1, ge=1, description="group commits writing at once")
+    commit_parallel: int = Field(2, ge=1, description="group commits writing at once")
     max_active: int = Field(200, ge=1, description="deliveries running at once, in total")
     drain_deadline: float = Field(30.0, ge=0, description="stop() waits this long for deliveries")

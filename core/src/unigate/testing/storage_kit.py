@@ -91,7 +91,7 @@ class DriverConformance:
 
     flags_survive_index_loss: bool = True
     crash_rounds: int = 4
-    crash_window: tuple[float, float] = (0.03, 0.3)
+    crash_window: tuple[float, float] = (0.08, 0.4)
 
     # -- helpers a subclass may override ----------------------------------------
 
@@ -183,6 +183,8 @@ class DriverConformance:
             NewMessage(make_message("m2", 5000), frozenset(), 1_700_000_100, 2),
             NewMessage(b"Subject: x\r\n\r\nFrom me\r\n", frozenset({"$Hidden", "Work"}), 3, 3),
             NewMessage(b"Subject: no final newline\r\n\r\nbody", frozenset(), 4, 4),
+            NewMessage(make_message("big", 400_000), frozenset({"\\Draft"}), 5, 5),
+            NewMessage(b"Subject: binary\r\n\r\n" + bytes(range(256)) + b"\r\n", frozenset(), 6, 6),
         ]
         recs = store.append(msgs)
         assert [r.uid for r in recs] == sorted(r.uid for r in recs)
@@ -513,6 +515,51 @@ class DriverConformance:
 
         anyio.run(main)
 
+    def test_manager_rename_and_delete(self, driver: FormatDriver, tmp_path: Path) -> None:
+        """Rename moves the mailbox with its sidecars; delete leaves nothing behind."""
+        import anyio
+
+        from unigate.mailboxes import MailboxManager
+        from unigate.testing.accounts import StaticAccounts
+
+        user = "kit@kit.test"
+
+        async def main() -> None:
+            accounts = StaticAccounts(tmp_path / "accounts")
+            accounts.add(user, DefaultMailboxType=driver.extension)
+            root = accounts.account_path(user)
+            assert root is not None
+            mgr = MailboxManager({driver.extension: driver}, accounts)
+            await mgr.create(user, "Old", user)
+            sent: dict[int, bytes] = {}
+            seen: set[int] = set()
+            for i in range(30):
+                data = make_message(f"r{i}", 500 * (i % 7))
+                uid = await mgr.deliver(user, "Old", data, ["\\Seen"] if i % 2 else [])
+                sent[uid] = data
+                if i % 2:
+                    seen.add(uid)
+            async with await mgr.open(user, "Old", user=user) as box:
+                await box.store(list(sent)[:5], ["\\Deleted"], "add")
+                await box.expunge()
+            await mgr.aclose()
+            await mgr.rename(user, "Old", "New/Inner", user)
+            leftovers = [p.name for p in root.iterdir() if p.name.startswith("Old.")]
+            assert leftovers == [], f"files left behind by rename: {leftovers}"
+            async with await mgr.open(user, "New/Inner", user=user) as box:
+                assert [r.uid for r in box.messages()] == list(sent)[5:]
+                for rec in box.messages():
+                    assert await box.read(rec.uid) == sent[rec.uid]
+                    assert ("\\Seen" in rec.flags) == (rec.uid in seen)
+            await mgr.delete(user, "New", user, recursive=True)
+            names = sorted(p.name for p in root.iterdir())
+            assert names == ["INBOX." + driver.extension, "account.mailboxes"] or names == [
+                "INBOX." + driver.extension
+            ], names
+            await mgr.aclose()
+
+        anyio.run(main)
+
     # -- crash injection --------------------------------------------------------------
 
     def _run_child(self, body: Callable[[Callable[[str], None]], None], window: float) -> list[str]:
@@ -532,8 +579,12 @@ class DriverConformance:
                     os.write(wfd, (line + "\n").encode())
 
                 body(report)
-            except BaseException:  # noqa: BLE001 - the child reports by exit code
+            except BaseException:  # noqa: BLE001 - reported to the parent through the pipe
+                import traceback
+
                 code = 1
+                text = traceback.format_exc().replace("\n", "\\n")
+                os.write(wfd, ("!" + text + "\n").encode())
             finally:
                 os._exit(code)
         os.close(wfd)
@@ -552,7 +603,11 @@ class DriverConformance:
         os.close(rfd)
         text = b"".join(chunks).decode()
         # a line cut by the kill (no newline yet) was never fully reported
-        return text.split("\n")[:-1]
+        lines = text.split("\n")[:-1]
+        for line in lines:
+            if line.startswith("!"):
+                raise AssertionError("the child failed:\n" + line[1:].replace("\\n", "\n"))
+        return lines
 
     def test_crash_during_appends(self, driver: FormatDriver, tmp_path: Path) -> None:
         path = self._path(driver, tmp_path)

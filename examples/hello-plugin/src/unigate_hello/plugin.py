@@ -42,7 +42,11 @@ async def handle(connection: Connection) -> None:
 
 @hookimpl
 def unigate_listeners():
-    return [ListenerSpec(name="hello", default_port=7777, handler=handle, description="hello line protocol")]
+    return [
+        ListenerSpec(
+            name="hello", default_port=7777, handler=handle, description="hello line protocol"
+        )
+    ]
 
 
 def _configure(parser) -> None:
@@ -57,4 +61,6 @@ def _run(ctx, args) -> int:
 
 @hookimpl
 def unigate_admin_commands():
-    return [AdminCommand(name="hello", help="print the hello greeting", configure=_configure, run=_run)]
+    return [
+        AdminCommand(name="hello", help="print the hello greeting", configure=_configure, run=_run)
+    ]

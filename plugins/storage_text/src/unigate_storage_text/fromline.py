@@ -6,7 +6,7 @@ Every message of a ``.mbox`` file is preceded by a From-line (manual L11181)::
 
 ``FLAGS`` (our design, documented in the README) is::
 
-    SLOTS [ "+" stored-length ] [ "#" modseq ] *( "*" keyword )
+    SLOTS [ "+" stored-length [ ":" escapes ] ] [ "#" modseq ] *( "*" keyword )
 
 ``SLOTS`` is a fixed-width run of 12 letters, one position per flag, ``_`` when clear.
 A reader accepts the letters in any order and ignores ``_``, so hand-written lines
@@ -103,9 +103,13 @@ class FromLine:
     modseq: int = 0
     no_eol: bool = False
     service: str | None = None
+    #: how many ``>`` escaping added (None: unknown, count them in the body)
+    escapes: int | None = None
 
 
-def flags_field(flags: frozenset[str], stored_length: int | None, modseq: int, no_eol: bool) -> str:
+def flags_field(
+    flags: frozenset[str], stored_length: int | None, modseq: int, no_eol: bool, escapes: int = 0
+) -> str:
     """The FLAGS part of the comment: fixed slots, length, modseq, keywords."""
     lowered = {f.lower() for f in flags}
     slots = [letter if name.lower() in lowered else "_" for name, letter in FLAG_LETTERS]
@@ -113,6 +117,8 @@ def flags_field(flags: frozenset[str], stored_length: int | None, modseq: int, n
     out = "".join(slots)
     if stored_length is not None:
         out += f"+{stored_length}"
+        if escapes:
+            out += f":{escapes}"
     out += f"#{modseq}"
     keywords = sorted(f for f in flags if f.lower() not in _FLAG_TO_LETTER)
     for kw in keywords:
@@ -131,6 +137,7 @@ def build(
     no_eol: bool,
     width: int = 0,
     service: str | None = None,
+    escapes: int = 0,
 ) -> bytes:
     """A complete From-line (without ``\\n``), padded with spaces to ``width``.
 
@@ -139,7 +146,7 @@ def build(
     if service is not None:
         field = f"={service}+{stored_length}"
     else:
-        field = flags_field(flags, stored_length, modseq, no_eol)
+        field = flags_field(flags, stored_length, modseq, no_eol, escapes)
     core = f"From <{return_path}>({field}-{uid}-) {format_time(internal_date)}"
     raw = core.encode("utf-8", "surrogateescape")
     if width == 0:
@@ -175,9 +182,14 @@ def parse(line: bytes) -> FromLine | None:
     if "#" in head:
         head, _, modseq_raw = head.partition("#")
         modseq = int(modseq_raw) if modseq_raw.isdigit() else 0
+    escapes: int | None = None
     if "+" in head:
         head, _, length_raw = head.partition("+")
+        length_raw, colon, escapes_raw = length_raw.partition(":")
         length = int(length_raw) if length_raw.isdigit() else None
+        if length is not None:
+            escapes = int(escapes_raw) if colon and escapes_raw.isdigit() else 0
     names = {_LETTER_TO_FLAG[c] for c in head if c in _LETTER_TO_FLAG}
     names.update(k for k in keywords if k)
-    return FromLine(rp, int(uid_raw), frozenset(names), date, length, modseq, NO_EOL_LETTER in head)
+    no_eol = NO_EOL_LETTER in head
+    return FromLine(rp, int(uid_raw), frozenset(names), date, length, modseq, no_eol, None, escapes)

@@ -11,6 +11,7 @@ attribute changes also rewrite in place. Big files get a ``.bdx`` index (:mod:`b
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -54,6 +55,11 @@ class _Entry:
     #: needs a new From-line on the next write (legacy line, no length, duplicate UID)
     legacy: bool = False
     has_length: bool = True
+
+    @property
+    def escapes(self) -> int:
+        """How many ``>`` escaping added to the stored body."""
+        return self.stored_len - self.size - (1 if self.no_eol else 0)
 
     @property
     def body_off(self) -> int:
@@ -162,6 +168,16 @@ class TextStore(MailboxStore):
         return self._fd
 
     def load(self) -> MailboxState:
+        # many new objects and no cycles: pause the cyclic GC during the open
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _load(self) -> MailboxState:
         self.path.with_name(self.path.name + ".tmp").unlink(missing_ok=True)  # a killed rewrite
         fd = self._open_fd()
         st = os.fstat(fd)
@@ -310,9 +326,14 @@ class TextStore(MailboxStore):
             if fl.service is not None:
                 pos = nxt
                 continue
-            stored = data[body : body + stored_len]
-            no_eol = fl.no_eol and stored.endswith(b"\n")
-            msg_size = stored_len - fromline.count_escapes(stored) - (1 if no_eol else 0)
+            if has_length and fl.escapes is not None:
+                escapes = fl.escapes
+                no_eol = fl.no_eol
+            else:
+                stored = data[body : body + stored_len]
+                escapes = fromline.count_escapes(stored)
+                no_eol = fl.no_eol and stored.endswith(b"\n")
+            msg_size = stored_len - escapes - (1 if no_eol else 0)
             date = fl.internal_date if fl.internal_date is not None else 0
             legacy = fl.uid is None or fl.uid == 0
             out.append(
@@ -392,6 +413,7 @@ class TextStore(MailboxStore):
                 stored_length=len(stored),
                 modseq=msg.modseq,
                 no_eol=no_eol,
+                escapes=len(stored) - len(msg.data) - (1 if no_eol else 0),
             )
             chunks += (line, b"\n", stored, b"\n")
             e = _Entry(
@@ -446,6 +468,7 @@ class TextStore(MailboxStore):
                     modseq=e.modseq,
                     no_eol=e.no_eol,
                     width=e.line_len,
+                    escapes=e.escapes,
                 )
             except ValueError:
                 overflow = True
@@ -536,6 +559,7 @@ class TextStore(MailboxStore):
                 stored_length=len(stored),
                 modseq=e.modseq,
                 no_eol=no_eol,
+                escapes=e.escapes,
             )
             chunks += (new_line, b"\n", stored, b"\n")
             kept.append(

@@ -67,9 +67,9 @@ def body_of(raw: bytes, part: Part, extensible: bool = True) -> bytes:
         b"%d" % part.size,
     ]
     if part.message is not None:
-        inner = part.message
-        fields.append(envelope_of(raw[inner.start : inner.body_start]))
-        fields.append(body_of(raw, inner, extensible))
+        embedded = part.message
+        fields.append(envelope_of(raw[embedded.start : embedded.body_start]))
+        fields.append(body_of(raw, embedded, extensible))
         fields.append(b"%d" % part.lines)
     elif part.type.upper() == "TEXT":
         fields.append(b"%d" % part.lines)

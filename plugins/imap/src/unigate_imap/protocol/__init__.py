@@ -1,7 +1,30 @@
 """Sans-I/O IMAP4rev2/IMAP4rev1 protocol core: framing, command grammar, response encoding.
 
 Bytes in (`ServerConnection.receive_data`), events out (`ServerConnection.next_event`),
-bytes out (`encoder`).  No sockets, clocks or logging here.
+bytes out (`encoder`, `responses`).  No sockets, clocks or logging here.
+
+A session loop drives it like this::
+
+    conn = ServerConnection(Limits(max_literal_size=50 << 20))
+    while True:
+        event = conn.next_event()
+        if event is NEED_DATA:
+            conn.receive_data(await stream.receive())      # b"" on EOF
+        elif isinstance(event, ContinuationRequest | ParseError):
+            await stream.send(event.data if isinstance(event, ContinuationRequest)
+                              else event.response)
+        elif isinstance(event, Idle):
+            await stream.send(continuation("idling")); conn.start_idle()
+        elif isinstance(event, IdleDone):
+            await stream.send(ok(idle_tag, "IDLE terminated"))
+        elif isinstance(event, ConnectionClosed):
+            break
+        else:                                               # a Command
+            await stream.send(handle(event))
+
+Set ``conn.utf8 = True`` once the client enabled IMAP4rev2 or UTF8=ACCEPT, call
+``conn.discard_buffered()`` after STARTTLS/COMPRESS, and ``conn.expect_sasl_response()``
+after each AUTHENTICATE challenge.
 """
 
 from __future__ import annotations

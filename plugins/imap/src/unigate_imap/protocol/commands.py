@@ -14,8 +14,6 @@ from typing import ClassVar
 
 from .seqset import SequenceSet
 
-__all__ = [name for name in dir() if not name.startswith("_")]  # filled below
-
 
 # --------------------------------------------------------------------- search keys
 @dataclass(frozen=True, slots=True)
@@ -158,10 +156,13 @@ class SortCriterion:
 
 @dataclass(frozen=True, slots=True)
 class AppendMessage:
+    """One message of APPEND; ``options`` are the manual's ``(REPLACESUID(n) CHECKOLDEXISTS)``."""
+
     flags: tuple[str, ...]
     date: datetime | None
     data: bytes
     binary: bool = False  # sent as literal8 ``~{n}``
+    options: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,12 +212,19 @@ class ServerConnection:
     def _tag(self) -> str | None:
         return parse_tag(self._parts[0]) if self._parts else None
 
-    def _reject_line(self, reason: str) -> ParseError:
+    def _reject_line(self, reason: str, line: bytes | None = None) -> ParseError:
+        """Refuse the current command and discard the rest of it.
+
+        ``line`` is the complete line that broke a limit: a ``{n+}`` literal it
+        announces is skipped; without it the line is still arriving.
+        """
         tag = self._tag()
         if tag is None:
             tag = parse_tag(bytes(self._buf[:256]))
         self._reset()
         self._discard = True
+        if line is not None:
+            self._discard_line(line)
         return ParseError(tag, f"{tag or '*'} BAD {reason}\r\n".encode())
 
     def _discard_line(self, line: bytes) -> None:
@@ -241,9 +248,11 @@ class ServerConnection:
                 return SaslResponse(malformed=True)
         if len(line) + 2 > self.limits.max_line_length:
             self._parts.append(line)
-            return self._reject_line("line too long")
+            return self._reject_line("line too long", line)
         self._parts.append(line)
         self._size += len(line) + 2
+        if self._size > self.limits.max_command_size:
+            return self._reject_line("command too long", line)
         m = _LITERAL_RE.search(line)
         if m is None:
             data = b"".join(self._parts)
@@ -256,19 +265,22 @@ class ServerConnection:
                 return ParseError(exc.tag, exc.response)
         size = int(m.group(2))
         sync = not m.group(3)
-        limit = self.limits.max_literal_size
-        if not sync and self.limits.max_literal_plus is not None:
-            limit = min(limit, self.limits.max_literal_plus)
-        if size > limit or self._size + size > self.limits.max_command_size:
+        over_literal = size > self.limits.max_literal_size
+        over_command = self._size + size > self.limits.max_command_size
+        over_minus = (
+            not sync
+            and self.limits.max_literal_plus is not None
+            and size > self.limits.max_literal_plus
+        )
+        if over_literal or over_command or over_minus:
             tag = self._tag()
             self._reset()
-            if not sync:
+            if not sync:  # the bytes are coming anyway: skip them, then the rest of the command
                 self._skip = size
                 self._discard = True
-                code, status = ("TOOBIG", "BAD" if size <= self.limits.max_literal_size else "NO")
-            else:
-                code, status = "TOOBIG", "NO"
-            return ParseError(tag, f"{tag or '*'} {status} [{code}] literal too large\r\n".encode())
+            # RFC 7888: a LITERAL- violation is a BAD; a literal we cannot take is NO [TOOBIG]
+            status = "BAD" if over_minus and not (over_literal or over_command) else "NO"
+            return ParseError(tag, f"{tag or '*'} {status} [TOOBIG] literal too large\r\n".encode())
         self._parts.append(b"\r\n")
         self._size += size
         self._literal = size

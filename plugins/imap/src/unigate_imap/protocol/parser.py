@@ -323,7 +323,10 @@ class _Reader:
         raw = self.quoted()
         text = raw.decode("ascii", "replace")
         try:
-            dpart, tpart, zone = text.strip().split(" ")
+            fields = text.strip().split(" ")
+            if len(fields) == 1:  # date only, as in the manual's APPEND example
+                fields += ["00:00:00", "+0000"]
+            dpart, tpart, zone = fields
             day, mon, year = dpart.split("-")
             hh, mm, ss = (int(x) for x in tpart.split(":"))
             if len(zone) != 5 or zone[0] not in "+-" or not zone[1:].isdigit():
@@ -457,7 +460,7 @@ def _select(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
     return c.Select(tag, mailbox, name == "EXAMINE", condstore, qresync)
 
 
-def _one_mailbox(cls: type) -> _Handler:
+def _one_mailbox(cls: Callable[[str, str], c.Command]) -> _Handler:
     def handler(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
         r.sp()
         return cls(tag, r.mailbox())
@@ -549,10 +552,24 @@ def _append_message(r: _Reader) -> c.AppendMessage:
     if r.peek() == 0x22:
         when = r.date_time()
         r.sp()
+    options: list[tuple[str, str | None]] = []
+    if r.try_open():  # vendor append options: NAME or NAME(value)
+        while True:
+            opt = r.keyword()
+            value = None
+            if r.peek() == 0x28:
+                r.open()
+                value = r.astring()
+                r.close()
+            options.append((opt, value))
+            if not r.try_sp():
+                break
+        r.close()
+        r.sp()
     if r.startswith(b"CATENATE"):
         raise _Bad("CATENATE is not supported")
     data, binary = r.literal(allow8=True)
-    return c.AppendMessage(flags, when, data, binary)
+    return c.AppendMessage(flags, when, data, binary, tuple(options))
 
 
 def _append(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
@@ -833,9 +850,9 @@ def _fetch_att(r: _Reader) -> c.FetchAtt:
         partial = None
         if r.peek() == 0x3C and base != "BINARY.SIZE":
             r.pos += 1
-            offset = r.number()
+            offset = r.number(_UINT63)  # number64 / nz-number64 (RFC 9051)
             r.expect(b".")
-            count = r.number(nonzero=True)
+            count = r.number(_UINT63, nonzero=True)
             r.expect(b">")
             partial = (offset, count)
         return c.FetchAtt(base, section, partial, word.endswith(".PEEK"))
@@ -915,7 +932,7 @@ def _store(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
     return c.Store(tag, uid, seq, mode, item.endswith(".SILENT"), flags, unchanged)
 
 
-def _copy_move(cls: type) -> _Handler:
+def _copy_move(cls: Callable[[str, bool, SequenceSet, str], c.Command]) -> _Handler:
     def handler(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
         r.sp()
         seq = r.seqset()
@@ -925,7 +942,7 @@ def _copy_move(cls: type) -> _Handler:
     return handler
 
 
-def _mailbox_identifier(cls: type) -> _Handler:
+def _mailbox_identifier(cls: Callable[[str, str, str], c.Command]) -> _Handler:
     def handler(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
         r.sp()
         mailbox = r.mailbox()

@@ -196,7 +196,7 @@ def _merge_subjects(roots: list[ThreadNode]) -> list[ThreadNode]:
         if other.is_dummy and node.is_dummy:
             for child in list(node.children):
                 other.add_child(child)
-        elif other.is_dummy or refwd and not _subject_of(other)[1]:
+        elif other.is_dummy or refwd:  # join the dummy, or a reply joins the table message
             other.add_child(node)
         else:
             dummy = ThreadNode(None)

@@ -1,0 +1,79 @@
+"""Session states (RFC 9051 §3) and the selected mailbox as the session sees it.
+
+Why: the commands a client may send depend on the state, and every command on the
+selected mailbox needs the same things -- sequence number <-> UID translation, the
+SEARCHRES saved result, the flags to announce -- kept next to the manager's
+:class:`MailboxSession`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+from typing import Any
+
+from ..protocol import STAR, SequenceSet
+
+__all__ = ["SYSTEM_FLAGS", "Selected", "State"]
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+class Selected:
+    """The selected mailbox: the manager's session plus IMAP-only state.
+
+    :param box: the :class:`unigate.api.mailboxes.MailboxSession` (duck-typed here).
+    :param name: the name as the client gave it (for responses).
+    """
+
+    def __init__(self, box: Any, name: str, readonly: bool) -> None:
+        self.box = box
+        self.name = name
+        self.readonly = readonly
+        #: SEARCHRES ``$``: a set of UIDs, or None before any SAVE
+        self.saved: list[int] | None = None
+        #: keywords announced in FLAGS so far (a new keyword triggers a new FLAGS response)
+        self.keywords: set[str] = set()
+
+    # -- numbering -------------------------------------------------------------------
+    def uids(self) -> list[int]:
+        """The view's UIDs in sequence order."""
+        return [r.uid for r in self.box.messages()]
+
+    def resolve(self, seqset: SequenceSet, *, uid: bool) -> list[int]:
+        """UIDs in the view named by ``seqset`` (sequence numbers or UIDs), ascending.
+
+        ``$`` is the saved search result. Numbers outside the view are ignored (UID
+        sets) or raise ``IndexError`` (sequence numbers beyond EXISTS).
+        """
+        uids = self.uids()
+        if seqset.saved:
+            saved = set(self.saved or ())
+            return [u for u in uids if u in saved]
+        if not uid:
+            count = len(uids)
+            for a, b in seqset.ranges:
+                for n in (a, b):
+                    if n != STAR and n > count:
+                        raise IndexError(n)
+            if count == 0:
+                if seqset.ranges:
+                    raise IndexError(0)
+                return []
+            return [uids[s - 1] for s in seqset.iter(count)]
+        if not uids:
+            return []
+        top = uids[-1]
+        out: list[int] = []
+        for a, b in seqset.normalized(top).ranges:
+            i = bisect.bisect_left(uids, a)
+            j = bisect.bisect_right(uids, b)
+            out.extend(uids[i:j])
+        return out

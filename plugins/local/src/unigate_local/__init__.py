@@ -1,0 +1,1 @@
+"""Local Delivery: the LOCAL and GROUP delivery modules of the Queue."""
