@@ -204,10 +204,24 @@ async def serve(server: Server, listener: BoundListener, tg: TaskGroup) -> None:
     async with anyio.create_task_group() as accept_group:
         for sock in listener.sockets:
             if listener.spec.transport is Transport.UDP:
-                accept_group.start_soon(listener.spec.handler, sock)
+                accept_group.start_soon(_datagrams, server, listener, sock)
                 continue
             for single in getattr(sock, "listeners", [sock]):
                 accept_group.start_soon(_accept_loop, server, listener, single, tg)
+
+
+async def _datagrams(server: Server, listener: BoundListener, sock: Any) -> None:
+    """Run a UDP listener's handler on its socket; closing the socket at shutdown ends it."""
+    try:
+        await listener.spec.handler(sock)
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        return
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin bug must not stop the server
+        server.logs.logger(listener.spec.name).crash(
+            f"datagram handler failed: {type(exc).__name__}: {exc}"
+        )
 
 
 async def _accept_loop(

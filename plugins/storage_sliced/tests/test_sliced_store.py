@@ -351,3 +351,23 @@ def test_plugin_hook() -> None:
 
     (d,) = plugin.unigate_storage_formats()
     assert d.extension == "mslc" and d.is_directory
+
+
+def test_losing_index_and_journal_keeps_every_message(tmp_path: Path) -> None:
+    driver, path = _box(tmp_path)
+    s = _fill(driver, path, 12)
+    s.expunge([4], 3)
+    s.compact()  # data files of generation 1
+    s.append([NewMessage(_msg(12))])
+    s.close()
+    (path / "index.bdx").unlink()
+    (path / "journal.1").unlink()
+    s, st = _open(driver, path)
+    assert [r.uid for r in st.records] == [u for u in range(1, 14) if u != 4]
+    assert any("journal" in w for w in st.warnings)
+    assert all(s.read(r.uid) == _msg(r.uid - 1) for r in st.records)
+    s.append([NewMessage(b"x\r\n")])
+    s.compact()
+    s.close()
+    _s, again = _open(driver, path)
+    assert again.warnings == [] and len(again.records) == 13

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unigate_hookspecs.storage import FlagChange, NewMessage
 from unigate_storage_text import store as store_mod
@@ -316,3 +319,53 @@ def test_plugin_hook() -> None:
     drivers = plugin.unigate_storage_formats()
     assert [d.extension for d in drivers] == ["mbox"] and not drivers[0].is_directory
     assert store_mod.DEFAULT_INDEX_THRESHOLD == 300 * 1024
+
+
+def test_flag_change_after_indexed_open_keeps_return_path(tmp_path: Path) -> None:
+    driver = TextDriver(index_threshold=100)
+    path = tmp_path / "rp.mbox"
+    driver.create(path, 5)
+    _fill(driver, path, EDGE_MESSAGES).close()
+    s = driver.open(path)
+    s.load()  # writes the index
+    s.close()
+    s = driver.open(path)
+    s.load()  # entries come from the index
+    s.set_flags([FlagChange(10, frozenset({"\\Seen"}), 9)])
+    s.close()
+    assert b"\nFrom <bounce@example.org>(S__" in path.read_bytes()
+
+
+_LINES = [b"From x", b">From", b">>From y", b"", b"\r", b"a", b"From", b"Fro", b" From"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(_LINES), max_size=8),
+            st.sampled_from([b"\n", b"\r\n"]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_message_reads_back_exactly(specs: list[tuple[list[bytes], bytes, bool]]) -> None:
+    messages = [eol.join(lines) + (eol if final else b"") for lines, eol, final in specs]
+    with tempfile.TemporaryDirectory() as tmp:
+        driver = TextDriver(index_threshold=64)
+        path = Path(tmp) / "h.mbox"
+        driver.create(path, 3)
+        s = driver.open(path)
+        s.load()
+        s.append([NewMessage(m) for m in messages])
+        s.close()
+        s = driver.open(path)
+        state = s.load()
+        assert state.warnings == []
+        assert [r.size for r in state.records] == [len(m) for m in messages]
+        assert [s.read(r.uid) for r in state.records] == messages
+        s.expunge([state.records[0].uid], 2)
+        assert [s.read(r.uid) for r in state.records[1:]] == messages[1:]
+        s.close()

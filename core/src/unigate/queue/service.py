@@ -124,6 +124,7 @@ class Queue:
         self._running = False
         self._stopping = False
         self._active = 0
+        self._report_tasks = 0
         self._tasks: anyio.abc.TaskGroup | None = None
         self._wake = anyio.Event()
         self._stopped = anyio.Event()
@@ -388,14 +389,15 @@ class Queue:
         next_due = math.inf
         for message_id in list(self._reporting):
             message = self._messages.get(message_id)
+            if message is not None and message.reporting:
+                continue
             if message is None or not message.reports:
                 self._reporting.discard(message_id)
-                continue
-            if message.reporting:
                 continue
             due = message.report_due if message.report_due is not None else now
             if due <= now or self._all_final(message):
                 message.reporting = True
+                self._report_tasks += 1
                 self._tasks.start_soon(self._flush_reports, message)
             else:
                 next_due = min(next_due, due)
@@ -710,11 +712,7 @@ class Queue:
         )
 
     def _reporting_busy(self) -> bool:
-        return any(
-            message.reporting
-            for message in self._messages.values()
-            if message.id in self._reporting
-        )
+        return self._report_tasks > 0
 
     async def _flush_reports(self, message: QueuedMessage) -> None:
         items, message.reports = message.reports, []
@@ -747,6 +745,7 @@ class Queue:
                 message.recipients[index].reported = True
         finally:
             message.reporting = False
+            self._report_tasks -= 1
             if not message.reports:
                 self._reporting.discard(message.id)
             self._settle(message)

@@ -249,6 +249,7 @@ class SlicedStore(MailboxStore):
                     continue
                 data_files[num] = (info[0], info[2], p.stat().st_size)
         chosen_gen = 0
+        found_journal = False
         chosen_ops: list[changelog.Op] = []
         retire: set[int] = set()
         for gen in sorted(logs, reverse=True):
@@ -266,6 +267,7 @@ class SlicedStore(MailboxStore):
             )
             if complete:
                 chosen_gen, chosen_ops, retire = gen, ops, set(old)
+                found_journal = True
                 break
             warnings.append(f"interrupted compaction (generation {gen}) rolled back")
             for num in new:
@@ -273,8 +275,15 @@ class SlicedStore(MailboxStore):
                     (self.path / data_name(num)).unlink(missing_ok=True)
                     del data_files[num]
             (self.path / changelog.log_name(gen)).unlink(missing_ok=True)
+        if not found_journal:
+            # never delete data because the journal is gone: keep every data file
+            chosen_gen = max((g for _v, g, _s in data_files.values()), default=0)
+            if data_files:
+                warnings.append(
+                    "no usable journal: flag changes and expunges since the last compaction lost"
+                )
         for num in list(data_files):
-            if num in retire or data_files[num][1] > chosen_gen:
+            if num in retire:
                 (self.path / data_name(num)).unlink(missing_ok=True)
                 del data_files[num]
         for gen in logs:

@@ -51,7 +51,8 @@ class _Entry:
     modseq: int
     flags: frozenset[str]
     no_eol: bool
-    return_path: str = ""
+    #: None when the entry came from the index: read from the From-line when needed
+    return_path: str | None = None
     #: needs a new From-line on the next write (legacy line, no length, duplicate UID)
     legacy: bool = False
     has_length: bool = True
@@ -460,7 +461,7 @@ class TextStore(MailboxStore):
             self._header.highestmodseq = max(self._header.highestmodseq, ch.modseq)
             try:
                 line = fromline.build(
-                    return_path=e.return_path,
+                    return_path=self._return_path_of(e),
                     uid=e.uid,
                     flags=e.flags,
                     internal_date=e.internal_date,
@@ -491,6 +492,12 @@ class TextStore(MailboxStore):
         if not gone and not self._needs_rewrite:
             return
         self._rewrite(gone)
+
+    def _return_path_of(self, e: _Entry) -> str:
+        if e.return_path is None:
+            fl = fromline.parse(os.pread(self._open_fd(), e.line_len, e.line_off))
+            e.return_path = fl.return_path if fl is not None else ""
+        return e.return_path
 
     def _write_header_in_place(self, fd: int) -> bool:
         """Rewrite the header message's padded body; False when it does not fit."""
@@ -552,7 +559,7 @@ class TextStore(MailboxStore):
                 stored += b"\n"
                 no_eol = True
             new_line = fromline.build(
-                return_path=e.return_path,
+                return_path=self._return_path_of(e),
                 uid=e.uid,
                 flags=e.flags,
                 internal_date=e.internal_date,
@@ -573,7 +580,7 @@ class TextStore(MailboxStore):
                     e.modseq,
                     e.flags,
                     no_eol,
-                    e.return_path,
+                    self._return_path_of(e),
                 )
             )
             off += len(new_line) + 1 + len(stored) + 1

@@ -13,6 +13,7 @@ import enum
 from typing import Any
 
 from ..protocol import STAR, SequenceSet
+from .errors import CommandError
 
 __all__ = ["SYSTEM_FLAGS", "Selected", "State"]
 
@@ -41,6 +42,8 @@ class Selected:
         self.saved: list[int] | None = None
         #: keywords announced in FLAGS so far (a new keyword triggers a new FLAGS response)
         self.keywords: set[str] = set()
+        #: the message count the client was told (EXISTS)
+        self.exists = len(box)
 
     # -- numbering -------------------------------------------------------------------
     def uids(self) -> list[int]:
@@ -51,7 +54,7 @@ class Selected:
         """UIDs in the view named by ``seqset`` (sequence numbers or UIDs), ascending.
 
         ``$`` is the saved search result. Numbers outside the view are ignored (UID
-        sets) or raise ``IndexError`` (sequence numbers beyond EXISTS).
+        sets) or raise a BAD `CommandError` (sequence numbers beyond EXISTS).
         """
         uids = self.uids()
         if seqset.saved:
@@ -62,10 +65,10 @@ class Selected:
             for a, b in seqset.ranges:
                 for n in (a, b):
                     if n != STAR and n > count:
-                        raise IndexError(n)
+                        raise CommandError("Invalid message sequence number", status="BAD")
             if count == 0:
                 if seqset.ranges:
-                    raise IndexError(0)
+                    raise CommandError("No messages in the mailbox", status="BAD")
                 return []
             return [uids[s - 1] for s in seqset.iter(count)]
         if not uids:

@@ -1,0 +1,333 @@
+"""`ImapSession`: the thin anyio loop that drives the sans-I/O protocol core.
+
+Why so thin: the grammar, literals and continuation requests live in
+:class:`unigate_imap.protocol.ServerConnection`; this loop only moves bytes between
+the socket and that core, dispatches each `Command` to its handler module, and writes
+the untagged updates of the selected mailbox (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS)
+at the moments RFC 9051 §7.5.1 allows them. One session's failure is caught here and
+never reaches another session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from unigate.api import mailboxes as mb
+
+from .. import protocol as p
+from ..protocol import responses as r
+from ..settings import ImapSettings
+from .capabilities import capabilities
+from .errors import CommandError, error_response
+from .state import SYSTEM_FLAGS, Selected, State
+
+__all__ = ["Handler", "ImapSession", "register"]
+
+Handler = Callable[["ImapSession", Any], Awaitable[bytes | None]]
+
+_ANY = frozenset(State) - {State.LOGOUT}
+_AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
+_NOT_AUTH = frozenset({State.NOT_AUTHENTICATED})
+_SELECTED = frozenset({State.SELECTED})
+STATES = {"any": _ANY, "auth": _AUTH, "notauth": _NOT_AUTH, "selected": _SELECTED}
+
+#: command class -> (handler, states where it is allowed)
+DISPATCH: dict[type[p.Command], tuple[Handler, frozenset[State]]] = {}
+
+
+def register(cls: type[p.Command], states: str) -> Callable[[Handler], Handler]:
+    """Decorator: make ``fn`` the handler of ``cls`` in the named states."""
+
+    def deco(fn: Handler) -> Handler:
+        DISPATCH[cls] = (fn, STATES[states])
+        return fn
+
+    return deco
+
+
+def _quiet(cmd: p.Command) -> bool:
+    """Commands during which EXPUNGE must not be sent (non-UID FETCH/STORE/SEARCH...)."""
+    return isinstance(cmd, p.Fetch | p.Store | p.Search | p.Sort | p.Thread) and not cmd.uid
+
+
+class ImapSession:
+    """One IMAP connection, from greeting to LOGOUT."""
+
+    def __init__(self, connection: Any) -> None:
+        self.conn = connection
+        self.server = connection.server
+        self.settings: ImapSettings = self.server.settings.section("imap")
+        s = self.settings
+        self.proto = p.ServerConnection(
+            p.Limits(
+                max_line_length=s.max_line_length,
+                max_literal_size=s.max_literal_size,
+                max_command_size=max(s.max_command_size, s.max_literal_size + s.max_line_length),
+            )
+        )
+        self.state = State.NOT_AUTHENTICATED
+        self.account: str | None = None
+        self.selected: Selected | None = None
+        self.enabled: set[str] = set()
+        self.mailboxes: Any = self.server.service("mailboxes")
+        self._out = bytearray()
+        self._send_lock = anyio.Lock()
+        self._bad_run = 0
+        self.log = connection.log
+
+    # -- properties ----------------------------------------------------------------------
+    @property
+    def utf8(self) -> bool:
+        return "IMAP4REV2" in self.enabled or "UTF8=ACCEPT" in self.enabled
+
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4REV2" in self.enabled
+
+    @property
+    def condstore(self) -> bool:
+        return "CONDSTORE" in self.enabled or "QRESYNC" in self.enabled
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    @property
+    def peer_ip(self) -> str:
+        return str(self.conn.peer.ip)
+
+    @property
+    def local_ip(self) -> str:
+        return str(self.conn.peer.local_ip)
+
+    @property
+    def starttls_available(self) -> bool:
+        mode = getattr(self.conn, "tls_mode", None)
+        external = mode is not None and getattr(mode, "value", "") == "external"
+        return (
+            not self.conn.tls_active
+            and not external
+            and getattr(self.server, "tls_context", None) is not None
+        )
+
+    @property
+    def cleartext_allowed(self) -> bool:
+        return bool(
+            self.server.auth.cleartext_allowed(
+                secure=self.conn.secure, address_class=self.conn.peer.address_class
+            )
+        )
+
+    def mechanisms(self) -> list[str]:
+        return list(
+            self.server.auth.mechanisms(
+                secure=self.conn.secure, address_class=self.conn.peer.address_class
+            )
+        )
+
+    def capabilities(self) -> list[str]:
+        return capabilities(self)
+
+    # -- output --------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        self._out += data
+
+    async def flush(self) -> None:
+        async with self._send_lock:
+            if not self._out:
+                return
+            data = bytes(self._out)
+            self._out.clear()
+            self.log.data("out", data)
+            await self.conn.send(data)
+
+    async def maybe_flush(self) -> None:
+        if len(self._out) >= self.settings.output_chunk:
+            await self.flush()
+
+    # -- input ---------------------------------------------------------------------------
+    def timeout(self) -> float:
+        if self.state is State.NOT_AUTHENTICATED:
+            return self.settings.autologout_unauthenticated
+        return self.settings.autologout
+
+    async def read_event(self, timeout: float) -> p.Event | None:
+        """The next protocol event; None when ``timeout`` seconds pass without input."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.proto.next_event()
+            if event is not p.NEED_DATA:
+                return event  # type: ignore[return-value]
+            await self.flush()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            with anyio.move_on_after(remaining):
+                data = await self.conn.receive(65536)
+                if data:
+                    self.log.data("inp", data)
+                self.proto.receive_data(data)
+                continue
+            return None
+
+    # -- the loop ------------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            if self.mailboxes is None:
+                self.write(b"* BYE no mailbox storage is configured\r\n")
+                return
+            caps = " ".join(self.capabilities())
+            self.write(f"* OK [CAPABILITY {caps}] Unigate IMAP4rev2 server ready\r\n".encode())
+            while self.state is not State.LOGOUT:
+                event = await self.read_event(self.timeout())
+                if event is None:
+                    self.write(b"* BYE Autologout; idle for too long\r\n")
+                    break
+                if isinstance(event, p.ConnectionClosed):
+                    if self.conn.closing:
+                        self.write(b"* BYE Server shutting down\r\n")
+                    break
+                if isinstance(event, p.ContinuationRequest):
+                    self.write(event.data)
+                    continue
+                if isinstance(event, p.ParseError):
+                    self.write(event.response)
+                    self._bad_run += 1
+                    if event.fatal or self._bad_run >= self.settings.max_bad_commands:
+                        self.write(b"* BYE Too many invalid commands\r\n")
+                        break
+                    continue
+                if isinstance(event, p.Command):
+                    await self.execute(event)
+                    await self.maybe_flush()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.unselect()
+                try:
+                    await self.flush()
+                except Exception:  # noqa: BLE001 - the peer is gone
+                    pass
+
+    async def execute(self, cmd: p.Command) -> None:
+        spec = DISPATCH.get(type(cmd))
+        tag = cmd.tag
+        if spec is None:
+            self.write(p.bad(tag, f"{cmd.name} is not supported"))
+            self._bad_run += 1
+            return
+        handler, states = spec
+        if self.state not in states:
+            self.write(p.bad(tag, f"{cmd.name} is not allowed in the {self.state.value} state"))
+            self._bad_run += 1
+            return
+        try:
+            reply = await handler(self, cmd)
+        except CommandError as exc:
+            reply = p.tagged(tag, exc.status, exc.text, exc.code)
+        except mb.MailboxError as exc:
+            reply = error_response(tag, exc, trycreate=isinstance(cmd, p.Append | p.Copy | p.Move))
+        except Exception as exc:  # noqa: BLE001 - one command's bug must not end the session
+            self.log.problem(f"IMAP {cmd.name} failed: {type(exc).__name__}: {exc}")
+            reply = p.no(tag, "Internal server error", "SERVERBUG")
+        if reply is None:
+            return
+        self._bad_run = self._bad_run + 1 if reply.startswith(f"{tag} BAD".encode()) else 0
+        if self.selected is not None and not _quiet(cmd):
+            await self.announce()
+        self.write(reply)
+
+    # -- the selected mailbox ---------------------------------------------------------
+    async def unselect(self) -> None:
+        sel, self.selected = self.selected, None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+        if sel is not None:
+            try:
+                await sel.box.close()
+            except Exception as exc:  # noqa: BLE001
+                self.log.problem(f"closing mailbox failed: {exc}")
+
+    def flags_lines(self, sel: Selected) -> bytes:
+        """``* FLAGS`` and ``* OK [PERMANENTFLAGS]`` for the selected mailbox."""
+        flags = [*SYSTEM_FLAGS, *sorted(sel.keywords)]
+        out = r.flags_response(flags)
+        if sel.readonly:
+            perm: list[str] = []
+        else:
+            perm = [*flags, "\\*"]
+        return out + b"* OK [PERMANENTFLAGS " + p.encode_flags(perm) + b"] Flags permitted\r\n"
+
+    def note_keywords(self, sel: Selected, flags: Any) -> bool:
+        """Record keywords of ``flags``; True when one is new (FLAGS must be re-sent)."""
+        new = False
+        for f in flags:
+            if not f.startswith("\\") and f not in sel.keywords:
+                sel.keywords.add(f)
+                new = True
+        return new
+
+    def flag_items(self, rec: Any, *, uid: bool = True) -> list[tuple[bytes, bytes]]:
+        """FETCH items of an unsolicited or STORE flag update."""
+        items = [(b"FLAGS", p.encode_flags(self.visible_flags(rec.flags)))]
+        if uid:
+            items.append((b"UID", b"%d" % rec.uid))
+        if self.condstore:
+            items.append((b"MODSEQ", b"(%d)" % rec.modseq))
+        return items
+
+    def visible_flags(self, flags: Any) -> list[str]:
+        """Flags as shown to the client (``\\Recent`` is never stored; rev2 drops it)."""
+        return sorted(f for f in flags if f != "\\Recent")
+
+    async def announce(self) -> None:
+        """Write the changes other sessions made to the selected mailbox."""
+        sel = self.selected
+        if sel is None:
+            return
+        box = sel.box
+        events = box.refresh()
+        if not events:
+            return
+        changed: dict[int, Any] = {}
+        keywords = False
+        for ev in events:
+            if isinstance(ev, mb.Appended):
+                sel.exists += len(ev.records)
+                self.write(r.exists_response(sel.exists))
+                for rec in ev.records:
+                    keywords |= self.note_keywords(sel, rec.flags)
+            elif isinstance(ev, mb.Expunged):
+                if self.qresync:
+                    self.write(r.vanished_response(p.SequenceSet.from_numbers(ev.uids)))
+                else:
+                    for seq in ev.seqs:
+                        self.write(r.expunge_response(seq))
+                sel.exists -= len(ev.uids)
+                for uid in ev.uids:
+                    changed.pop(uid, None)
+            elif isinstance(ev, mb.FlagsChanged):
+                for rec in ev.records:
+                    changed[rec.uid] = rec
+                    keywords |= self.note_keywords(sel, rec.flags)
+        if sel.exists != len(box):  # never leave the client with a wrong count
+            sel.exists = len(box)
+            self.write(r.exists_response(sel.exists))
+        if keywords:
+            self.write(self.flags_lines(sel))
+        for uid in sorted(changed):
+            seq = box.seq_of(uid)
+            rec = box.record(uid)
+            if seq is not None and rec is not None:
+                self.write(r.fetch_response(seq, self.flag_items(rec)))
+
+
+async def handle_connection(connection: Any) -> None:
+    """The listener handler of ``imap`` and ``imaps``."""
+    from . import handlers  # noqa: F401 - registers the command handlers
+
+    session = ImapSession(connection)
+    await session.run()
