@@ -27,7 +27,9 @@ from unigate.testing.server import RunningServer, serve_in_thread
 from unigate_hookspecs import Verdict, hookimpl
 
 PLUGINS = ["smtp", "local", "storage_sliced"]
-MESSAGE = b"From: bob@remote.test\r\nSubject: hello\r\nMessage-ID: <m1@remote.test>\r\n\r\nHi there.\r\n"
+MESSAGE = (
+    b"From: bob@remote.test\r\nSubject: hello\r\nMessage-ID: <m1@remote.test>\r\n\r\nHi there.\r\n"
+)
 
 
 class Veto:
@@ -82,6 +84,7 @@ class Mail:
         return self.call(read)
 
     def wait_messages(self, account: str, count: int, mailbox: str = "INBOX") -> list[bytes]:
+        self.idle()  # reading a mailbox the Queue is creating races (see the report)
         deadline = time.monotonic() + 10
         while True:
             found = self.messages(account, mailbox)
@@ -134,13 +137,25 @@ def test_smtplib_delivers_to_inbox_with_trace_fields(mail: Mail) -> None:
     with smtplib.SMTP("127.0.0.1", mail.port()) as client:
         code, text = client.ehlo("client.test")
         assert code == 250
-        for keyword in (b"PIPELINING", b"SIZE", b"8BITMIME", b"SMTPUTF8", b"ENHANCEDSTATUSCODES",
-                        b"DSN", b"CHUNKING", b"BINARYMIME", b"STARTTLS", b"AUTH"):
+        for keyword in (
+            b"PIPELINING",
+            b"SIZE",
+            b"8BITMIME",
+            b"SMTPUTF8",
+            b"ENHANCEDSTATUSCODES",
+            b"DSN",
+            b"CHUNKING",
+            b"BINARYMIME",
+            b"STARTTLS",
+            b"AUTH",
+        ):
             assert keyword in text
         assert client.sendmail("bob@remote.test", ["alice@example.test"], MESSAGE) == {}
     (stored,) = mail.wait_messages("alice@example.test", 1)
     head = stored.split(b"\r\n\r\n")[0]
-    assert head.startswith(b"Return-Path: <bob@remote.test>\r\nDelivered-To: alice@example.test\r\n")
+    assert head.startswith(
+        b"Return-Path: <bob@remote.test>\r\nDelivered-To: alice@example.test\r\n"
+    )
     assert b"Received: from client.test ([127.0.0.1])" in head
     assert b"for <alice@example.test>" in head
     assert stored.endswith(b"Hi there.\r\n")
@@ -199,9 +214,10 @@ def test_submission_requires_auth(mail: Mail) -> None:
 
 
 def test_wrong_password_is_535(mail: Mail) -> None:
-    with smtplib.SMTP("127.0.0.1", mail.port("submission")) as client, pytest.raises(
-        smtplib.SMTPAuthenticationError
-    ) as info:
+    with (
+        smtplib.SMTP("127.0.0.1", mail.port("submission")) as client,
+        pytest.raises(smtplib.SMTPAuthenticationError) as info,
+    ):
         client.login("alice@example.test", "wrong")
     assert info.value.smtp_code == 535
 
@@ -214,9 +230,14 @@ def test_size_limits(tmp_path: Path) -> None:
             code, text = client.mail("x@remote.test", ["SIZE=30000"])
             assert (code, text[:5]) == (552, b"5.3.4")
             big = MESSAGE + (b"x" * 70 + b"\r\n") * 400
-            with pytest.raises(smtplib.SMTPDataError) as info:
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
                 client.sendmail("x@remote.test", ["alice@example.test"], big)
-            assert info.value.smtp_code == 552
+            assert refused.value.smtp_code == 552
+            client.rset()
+            client.mail("x@remote.test")  # no SIZE= declared: refused at the end of data
+            client.rcpt("alice@example.test")
+            code, text = client.data(big)
+            assert (code, text[:5]) == (552, b"5.3.4")
             assert client.noop()[0] == 250
             assert client.sendmail("x@remote.test", ["alice@example.test"], MESSAGE) == {}
         assert len(mail.wait_messages("alice@example.test", 1)) == 1
@@ -239,8 +260,12 @@ def test_ten_megabyte_line_and_garbage(mail: Mail) -> None:
         sock.sendall(b"NOOP\r\n")
         assert read_reply(reader).startswith(b"250")
         sock.sendall(b"BOGUS\r\n" * 12)
-        replies = b"".join(read_reply(reader) for _ in range(9))
-        assert replies.count(b"500 ") == 8 and replies.endswith(b"421 4.7.0 example.test Too many errors, closing connection\r\n")
+        replies = b""
+        while not replies.endswith(b"Too many errors, closing connection\r\n"):
+            replies += read_reply(reader)
+        assert replies.count(b"500 5.5.2 Command unrecognized") >= 5
+        assert replies.endswith(b"421 4.7.0 example.test Too many errors, closing connection\r\n")
+        assert reader.read() == b""
     # the server is fine: a new session delivers
     with smtplib.SMTP("127.0.0.1", mail.port()) as client:
         assert client.sendmail("x@remote.test", ["alice@example.test"], MESSAGE) == {}
@@ -250,7 +275,9 @@ def test_ten_megabyte_line_and_garbage(mail: Mail) -> None:
 def test_client_vanishing_mid_data_delivers_nothing(mail: Mail) -> None:
     sock, reader = raw_session(mail.port())
     with sock:
-        sock.sendall(b"EHLO c.test\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+        sock.sendall(
+            b"EHLO c.test\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
+        )
         for _ in range(4):
             read_reply(reader)
         sock.sendall(b"Subject: half\r\n\r\nsome text but no end")
@@ -283,7 +310,10 @@ def test_pipelined_bdat(mail: Mail) -> None:
         read_reply(reader)
         sock.sendall(
             b"MAIL FROM:<x@remote.test> BODY=BINARYMIME\r\nRCPT TO:<bob@example.test>\r\n"
-            + b"BDAT 20\r\n" + body[:20] + b"BDAT %d LAST\r\n" % (len(body) - 20) + body[20:]
+            + b"BDAT 20\r\n"
+            + body[:20]
+            + b"BDAT %d LAST\r\n" % (len(body) - 20)
+            + body[20:]
         )
         replies = [read_reply(reader) for _ in range(4)]
         assert [r[:3] for r in replies] == [b"250"] * 4
@@ -358,9 +388,20 @@ def test_message_rate_limit(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
 def test_swaks_delivers(mail: Mail) -> None:
     result = subprocess.run(
-        ["swaks", "--server", f"127.0.0.1:{mail.port()}", "--from", "x@remote.test",
-         "--to", "alice@example.test", "--header", "Subject: swaks test"],
-        capture_output=True, timeout=30, check=False,
+        [
+            "swaks",
+            "--server",
+            f"127.0.0.1:{mail.port()}",
+            "--from",
+            "x@remote.test",
+            "--to",
+            "alice@example.test",
+            "--header",
+            "Subject: swaks test",
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 0, result.stdout.decode(errors="replace")
     (stored,) = mail.wait_messages("alice@example.test", 1)

@@ -183,7 +183,7 @@ def test_installed_plugin_serves_alone_and_sigterm_drains_idle_connections(
     tmp_path: Path, hello_env: dict[str, str]
 ) -> None:
     extra = '[listeners.hello]\nbind = ["127.0.0.1:0"]\nmax_per_address = 200\n'
-    with serve_in_process(tmp_path, env=hello_env, extra=extra) as running:
+    with serve_in_process(tmp_path, plugins=["hello"], env=hello_env, extra=extra) as running:
         assert list(running.listeners()) == ["hello"]
         port = running.port("hello")
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -211,7 +211,10 @@ def test_first_run_creates_everything_and_prints_the_password(
     tmp_path: Path, hello_env: dict[str, str]
 ) -> None:
     config = tmp_path / "u.toml"
-    config.write_text('[listeners.hello]\nbind = ["127.0.0.1:0"]\n[logging]\nconsole = false\n')
+    config.write_text(
+        '[plugins]\nenabled = ["hello"]\n[listeners.hello]\nbind = ["127.0.0.1:0"]\n'
+        "[logging]\nconsole = false\n"
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "unigate", "serve", "--config", str(config)],
         cwd=tmp_path,

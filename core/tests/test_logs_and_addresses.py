@@ -123,3 +123,44 @@ def test_classification_in_the_manual_order() -> None:
     classifier.block_temporarily("192.0.2.5")
     assert anyio.run(classify, "203.0.113.10").temp_blocked
     assert not anyio.run(classify, "192.0.2.5").temp_blocked
+
+
+def test_dnsbl_lookup_against_a_local_dns_server() -> None:
+    import socket
+    import threading
+
+    import dns.message
+    import dns.rrset
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    listed = {"20.113.0.203.bl.test."}
+
+    def answer() -> None:
+        while True:
+            try:
+                data, peer = server.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            reply = dns.message.make_response(query)
+            name = query.question[0].name
+            if str(name) in listed:
+                reply.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "127.0.0.2"))
+            else:
+                reply.set_rcode(3)  # NXDOMAIN
+            server.sendto(reply.to_wire(), peer)
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        settings = ProtectionSettings(rbl=["bl.test"], client_addresses=["10.0.0.0/8"])
+        classifier = AddressClassifier(settings, dns_servers=[f"127.0.0.1:{port}"])
+        hit = anyio.run(classifier.classify, "203.0.113.20")
+        miss = anyio.run(classifier.classify, "203.0.113.21")
+        client = anyio.run(classifier.classify, "10.0.0.20")
+    finally:
+        server.close()
+    assert hit.blacklisted and hit.blacklist_source == "bl.test"
+    assert not miss.blacklisted
+    assert not client.blacklisted  # clients are never looked up

@@ -698,3 +698,114 @@ async def test_restart_sends_a_report_that_was_not_recorded(tmp_path: Path) -> N
         assert [r.address for b in smtp2.calls for r in b.recipients] == ["dan@else.example"]
         assert queue2.count == 0
         await queue2.stop()
+
+
+async def test_stop_deadline_cancels_and_the_restart_delivers_again(tmp_path: Path) -> None:
+    clock = FakeClock()
+    stuck = FakeModule("SMTP")
+    stuck.gate = anyio.Event()  # never set: the delivery hangs
+    queue = make_queue(tmp_path / "Queue", clock, {"SMTP": stuck, "LOCAL": FakeModule("LOCAL")})
+    async with anyio.create_task_group() as tg:
+        await queue.start(tg)
+        queue_id = await queue.submit(envelope("bob@there.example"), MESSAGE)
+        await anyio.sleep(0.02)
+        assert stuck.running == 1
+        with anyio.fail_after(2):
+            await queue.stop(deadline=0.05)
+    smtp = FakeModule("SMTP")
+    queue = make_queue(tmp_path / "Queue", clock, {"SMTP": smtp, "LOCAL": FakeModule("LOCAL")})
+    async with queue:
+        await queue.settle()
+        assert [b.queue_id for b in smtp.calls] == [queue_id]  # deliver twice rather than lose
+        assert queue.count == 0
+
+
+async def test_missing_module_is_temporary(harness: Harness) -> None:
+    def route_to_pipe(address: str) -> Route:
+        return Route("PIPE", address, queue="proc")
+
+    harness.queue.router = route_to_pipe
+    await harness.queue.submit(envelope("prog@pipe.example"), MESSAGE)
+    await harness.queue.settle()
+    [entry] = await harness.queue.list()
+    assert entry.recipients[0].module == "PIPE" and entry.recipients[0].queue == "proc"
+    assert entry.recipients[0].last_error == "4.3.5 delivery module PIPE is not available"
+
+
+async def test_router_failure_fails_only_that_recipient(harness: Harness) -> None:
+    def flaky(address: str) -> Route | None:
+        if address.startswith("boom"):
+            raise RuntimeError("table broken")
+        return router(address)
+
+    async def async_router(address: str) -> Route | None:
+        return flaky(address)
+
+    harness.queue.router = async_router
+    await harness.queue.submit(envelope("boom@there.example", "bob@there.example"), MESSAGE)
+    await harness.queue.settle()
+    assert [r.address for b in harness.smtp.calls for r in b.recipients] == ["bob@there.example"]
+    [report] = harness.reports()
+    assert "routing failed: table broken" in report.get_payload()[0].get_content()  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("auth", "expected"), [(None, 0), ("alice", 1)])
+async def test_return_receipts_for_authenticated_only(
+    tmp_path: Path, auth: str | None, expected: int
+) -> None:
+    clock = FakeClock()
+    modules = {"SMTP": FakeModule("SMTP"), "LOCAL": FakeModule("LOCAL")}
+    queue = make_queue(tmp_path / "Queue", clock, modules, return_receipts="authenticated")
+    rcpt = Recipient("bob@there.example", notify=frozenset({"SUCCESS"}))
+    async with queue:
+        await queue.submit(envelope(rcpt, auth_account=auth), MESSAGE)
+        await queue.settle()
+    assert len(Harness(queue, clock, modules).reports()) == expected
+
+
+def test_delivery_modules_hook_collects_from_every_plugin() -> None:
+    import pluggy
+
+    from unigate_hookspecs import delivery
+    from unigate_hookspecs.markers import hookimpl
+
+    class One:
+        @hookimpl
+        def unigate_delivery_modules(self, server: object) -> list[DeliveryModule]:
+            return [FakeModule("LOCAL")]
+
+    class Two:
+        @hookimpl
+        def unigate_delivery_modules(self) -> list[DeliveryModule]:
+            return [FakeModule("SMTP"), FakeModule("PIPE")]
+
+    manager = pluggy.PluginManager("unigate")
+    manager.add_hookspecs(delivery)
+    manager.register(One())
+    manager.register(Two())
+    manager.check_pending()
+    found = manager.hook.unigate_delivery_modules(server=None)
+    assert sorted(m.name for modules in found for m in modules) == ["LOCAL", "PIPE", "SMTP"]
+
+
+async def test_the_routers_own_values_are_understood(harness: Harness) -> None:
+    from unigate_hookspecs.routing import FailureKind, RouteFailure
+    from unigate_hookspecs.routing import Route as RouterRoute
+
+    answers = {
+        "junk@x.example": RouterRoute("SYSTEM", "NULL", "junk"),
+        "nobody@local.example": RouteFailure(
+            FailureKind.UNKNOWN, "unknown account", "nobody@local.example"
+        ),
+        "bob@there.example": RouterRoute("SMTP", "mx.there.example", "bob@there.example"),
+    }
+    harness.queue.router = lambda address: answers.get(address) or router(address)
+    await harness.queue.submit(envelope(*answers), MESSAGE)
+    await harness.queue.settle()
+    assert [(b.queue, [r.address for r in b.recipients]) for b in harness.smtp.calls] == [
+        ("mx.there.example", ["bob@there.example"])
+    ]
+    [report] = harness.reports()
+    fields = report_fields(report)
+    assert [f["Final-Recipient"] for f in fields[1:]] == ["rfc822; nobody@local.example"]
+    assert "unknown account" in report.get_payload()[0].get_content()  # type: ignore[index]

@@ -68,9 +68,14 @@ class AddressClassifier:
     """Classifies peer addresses from the [protection] settings; holds the dynamic lists."""
 
     def __init__(
-        self, settings: ProtectionSettings, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: ProtectionSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        dns_servers: list[str] | None = None,
     ) -> None:
         self.settings = settings
+        self.dns_servers = list(dns_servers or [])
         self.clients = AddressList.of(settings.client_addresses)
         self.lan = AddressList.of(settings.lan_addresses)
         self.denied = AddressList.of(settings.denied)
@@ -122,11 +127,11 @@ class AddressClassifier:
         )
 
     async def _rbl(self, ip: str) -> str | None:
-        import dns.asyncresolver
         import dns.exception
 
-        resolver = dns.asyncresolver.Resolver()
-        resolver.lifetime = self.settings.rbl_timeout
+        from unigate.resolver import make_resolver
+
+        resolver = make_resolver(self.dns_servers, timeout=self.settings.rbl_timeout)
         for zone in self.settings.rbl:
             try:
                 answer = await resolver.resolve(dnsbl_name(ip, zone), "A")

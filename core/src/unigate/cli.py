@@ -282,6 +282,59 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_queue(args: argparse.Namespace) -> int:
+    """``queue list|show ID|retry [ID]|delete ID [--report]`` on a stopped server's Queue."""
+    import time as _time
+
+    from unigate.queue import Queue, QueueLocked, UnknownMessage
+
+    ctx = _context(args)
+    queue = Queue(ctx.data_dir / "Queue", bad_files=ctx.data_dir / "BadFiles")
+
+    def stamp(seconds: float | None) -> str:
+        return _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(seconds)) if seconds else "-"
+
+    async def run() -> int:
+        if args.action in ("show", "delete") and not args.id:
+            print(f"queue {args.action} needs a message id", file=sys.stderr)
+            return 2
+        if args.action == "list":
+            for entry in await queue.list():
+                states = ", ".join(f"{r.address} {r.state}" for r in entry.recipients)
+                print(
+                    f"{entry.id}\t{stamp(entry.received_at)}\t{entry.size}\t<{entry.return_path}>\t{states}"
+                )
+        elif args.action == "show":
+            entry = await queue.show(args.id)
+            print(f"Id: {entry.id}\nReturn-Path: <{entry.return_path}>\nSource: {entry.source}")
+            print(f"Received: {stamp(entry.received_at)}\nSize: {entry.size}")
+            for r in entry.recipients:
+                line = (
+                    f"Recipient: {r.address} {r.module}({r.queue}) {r.state} attempts={r.attempts}"
+                )
+                if r.retry_at:
+                    line += f" retry={stamp(r.retry_at)}"
+                if r.last_error:
+                    line += f" last={r.last_error}"
+                print(line)
+            print()
+            print(entry.headers.rstrip())
+        elif args.action == "retry":
+            print(f"{await queue.retry(args.id)} recipient(s) released")
+        else:
+            print(f"{await queue.delete(args.id, report=args.report)} recipient(s) rejected")
+        return 0
+
+    try:
+        return anyio.run(run)
+    except QueueLocked:
+        print("the Queue is in use by a running server: stop it first", file=sys.stderr)
+        return 1
+    except UnknownMessage:
+        print(f"no message {args.id} in the Queue", file=sys.stderr)
+        return 1
+
+
 # -- the parser ------------------------------------------------------------------------------------
 
 
@@ -361,6 +414,13 @@ def build_parser(extra: Sequence[Any] = ()) -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_route)
 
+    p = sub.add_parser("queue", help="the mail Queue: list | show ID | retry [ID] | delete ID")
+    p.add_argument("action", choices=["list", "show", "retry", "delete"])
+    p.add_argument("id", nargs="?", help="a queue id (as `queue list` prints it)")
+    p.add_argument("--report", action="store_true", help="delete: send the failure reports")
+    _common(p)
+    p.set_defaults(func=cmd_queue)
+
     for command in extra:
         p = sub.add_parser(command.name, help=command.help)
         command.configure(p)
@@ -407,6 +467,7 @@ BUILTIN = {
     "forwarder",
     "group",
     "route",
+    "queue",
 }
 
 

@@ -110,7 +110,9 @@ class Server:
         )
         self.log: Logger = self.logs.logger("SYSTEM")
         self.objects = ObjectStore(self.data_dir, main_domain=settings.server.main_domain or None)
-        self.classifier = AddressClassifier(settings.protection)
+        self.classifier = AddressClassifier(
+            settings.protection, dns_servers=settings.server.dns_servers
+        )
         self.auth = Authenticator(self)
         self.routing = RoutingService(self.objects, server=self)
         self.tls_context: ssl.SSLContext | None = None
@@ -144,6 +146,12 @@ class Server:
     def service(self, name: str) -> Any:
         """A kernel service by name (``mailboxes``, ``queue``, ``router``), or None if absent."""
         return self._services.get(name)
+
+    def resolver(self, timeout: float = 7.0) -> Any:
+        """A dnspython async resolver using ``[server] dns_servers`` (the OS's when empty)."""
+        from unigate.resolver import make_resolver
+
+        return make_resolver(self.settings.server.dns_servers, timeout=timeout)
 
     def register_service(self, name: str, service: Any) -> None:
         self._services[name] = service

@@ -44,6 +44,9 @@ class ServerSettings(StrictModel):
     shutdown_grace: float = Field(
         3.0, ge=0, le=600, description="seconds sessions get to finish on SIGTERM"
     )
+    dns_servers: list[str] = Field(
+        [], description='DNS resolvers ("addr" or "addr:port"); empty: the OS\'s'
+    )
     certificate: Path | None = Field(
         None, description="PEM certificate chain; default: the data directory's"
     )

@@ -236,14 +236,19 @@ class DeliveryModule(abc.ABC):
 def unigate_delivery_modules(server: Any) -> list[DeliveryModule]:
     """Contribute delivery modules to the Queue.
 
-    Called when: once at start-up, after :func:`unigate_startup`-time services exist
-    and before the Queue resumes the messages found on disk. Every plugin contributes
-    (not firstresult); the kernel merges the lists by :attr:`DeliveryModule.name`, and
-    two plugins offering the same name is a start-up error.
+    Called when: once at start-up, after the kernel services exist and before the
+    Queue resumes the messages found on disk (so no recipient waits for a module
+    that is merely late to register).
 
     Params: ``server`` -- the :class:`unigate.api.Server` handle (settings, services).
 
-    Return: a list of :class:`DeliveryModule` instances (empty or None: none). Sync.
+    Return: a list of :class:`DeliveryModule` instances (an empty list or None: none).
+    The kernel merges every plugin's list by :attr:`DeliveryModule.name`; two plugins
+    offering the same name is a start-up error naming both.
+
+    firstresult: no -- every plugin contributes.
+
+    Sync (a plain ``def``); the modules' :meth:`DeliveryModule.deliver` are async.
 
     Example::
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -121,3 +123,22 @@ def test_escape_count_token() -> None:
     assert fl is not None and fl.escapes == 2 and fl.stored_length == 50
     hand = fromline.parse(b"From <>(S-4-) Wed Nov 25 11:14:52 2026")
     assert hand is not None and hand.escapes is None  # unknown: counted in the body
+
+
+_REFERENCE = re.compile(rb"(?m)^(\r?\n)(>*From)")
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"From x", b">From", b"", b"\r", b"a", b"From", b"\r\n", b"\n"]),
+        max_size=14,
+    )
+)
+def test_escape_matches_the_line_rule(parts: list[bytes]) -> None:
+    raw = b"\n".join(parts)
+    assert fromline.escape(raw)[0] == _REFERENCE.sub(rb"\1>\2", raw)
+
+
+@given(st.integers(min_value=0, max_value=253402300799))
+def test_time_stamp_round_trip(ts: int) -> None:
+    assert fromline.parse_time(fromline.format_time(ts)) == ts

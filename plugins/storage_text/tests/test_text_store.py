@@ -257,9 +257,9 @@ def test_index_is_used_and_repaired(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     scanned: list[int] = []
     real_scan = TextStore._scan
 
-    def counting_scan(self: TextStore, data: bytes, base: int, warnings: list[str]):  # type: ignore[no-untyped-def]
-        scanned.append(len(data))
-        return real_scan(self, data, base, warnings)
+    def counting_scan(self: TextStore, data: bytes, start: int, warnings: list[str]):  # type: ignore[no-untyped-def]
+        scanned.append(max(0, len(data) - start))
+        return real_scan(self, data, start, warnings)
 
     monkeypatch.setattr(TextStore, "_scan", counting_scan)
     s = driver.open(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -36,8 +37,15 @@ class SpoolDirectory:
         self._lock_fd: int | None = None
 
     def ensure(self) -> None:
-        """Create the directory if needed."""
+        """Create the directory if needed (and make its creation durable)."""
+        if self.path.is_dir():
+            return
         self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            self.fsync(fd)
+        finally:
+            os.close(fd)
 
     # -- locking: one process owns the directory at a time ---------------------------
 
@@ -158,5 +166,5 @@ class SpoolDirectory:
         while target.exists():
             counter += 1
             target = self.bad_files / f"{path.name}.{counter}"
-        os.rename(path, target)
+        shutil.move(path, target)
         return target

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from unigate.queue.errors import SubmitRejected
 from unigate_hookspecs.delivery import DeliveryModule, Destination, Envelope, Recipient
+from unigate_hookspecs.routing import RouteFailure
 
 #: the pseudo-modules the Queue handles itself (manual L11846)
 NULL_MODULE = "NULL"
@@ -24,8 +25,10 @@ ERROR_MODULE = "ERROR"
 class RouteLike(Protocol):
     """What the Queue reads from the Router's answer: a module and an address.
 
-    ``queue``/``host`` (the queue key) and ``error`` (the text of an ERROR route) are
-    read when present; a :class:`Destination` is accepted as it is.
+    The Router's :class:`~unigate_hookspecs.routing.Route` fits (``SYSTEM(NULL)`` is the
+    black hole), and so does its :class:`~unigate_hookspecs.routing.RouteFailure` (a
+    failed recipient). ``queue``/``host`` (the queue key) and ``error`` (the text of an
+    ERROR route) are read when present; a :class:`Destination` is accepted as it is.
     """
 
     module: str
@@ -62,7 +65,14 @@ def destination_of(answer: Any, address: str, modules: Mapping[str, DeliveryModu
         return Destination(ERROR_MODULE, "", address, "unroutable address")
     if isinstance(answer, Destination):
         return answer
+    if isinstance(answer, RouteFailure):
+        return Destination(ERROR_MODULE, "", answer.address or address, answer.text or "rejected")
     module = str(answer.module)
+    if module == "SYSTEM":  # the Router's built-in destinations: SYSTEM(NULL) is the black hole
+        queue = str(getattr(answer, "queue", ""))
+        if queue == "NULL":
+            return Destination(NULL_MODULE, "", str(answer.address))
+        return Destination(ERROR_MODULE, "", str(answer.address), f"cannot deliver to {queue}")
     routed = str(getattr(answer, "address", None) or address)
     if module.upper() in (NULL_MODULE, ERROR_MODULE):
         text = str(getattr(answer, "error", None) or getattr(answer, "text", None) or "")

@@ -158,12 +158,16 @@ def serve_in_process(
 ) -> Iterator[RunningServer]:
     """Start ``python -m unigate serve`` as a child; SIGTERM it on exit (kill -9 is the test's)."""
     from unigate.server import load_configuration
+    from unigate.plugins import PluginLoadError
     from unigate.settings import SettingsError
 
     config = write_config(directory, plugins=plugins, extra=extra, domain=domain)
     try:
         _, _, specs = load_configuration(config)
-    except SettingsError:  # listeners of plugins only the child can see: the caller binds them
+    except (
+        SettingsError,
+        PluginLoadError,
+    ):  # plugins only the child can see: the caller binds them
         specs = []
     binds = "".join(
         f'\n[listeners.{s.name}]\nbind = ["127.0.0.1:0"]\n'

@@ -14,6 +14,7 @@ group recipient as delivered once that entry is durable.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,9 +39,15 @@ FULL_RETRY = 3600.0
 DISABLED_RETRY = 1200.0
 
 
-def trace_headers(return_path: str, account: str) -> bytes:
-    """The ``Return-Path:`` and ``Delivered-To:`` lines local delivery prepends."""
-    return f"Return-Path: <{return_path}>\r\nDelivered-To: {account}\r\n".encode()
+def trace_headers(return_path: str, account: str, queue_id: str) -> bytes:
+    """The ``Return-Path:``, ``Delivered-To:`` and ``X-Queue-ID:`` lines prepended.
+
+    The queue id makes each stored copy unique, so a delivery repeated after a crash
+    can recognise a copy it already stored (see `LocalDelivery._already_stored`).
+    """
+    return (
+        f"Return-Path: <{return_path}>\r\nDelivered-To: {account}\r\nX-Queue-ID: {queue_id}\r\n"
+    ).encode()
 
 
 def direct_mailbox(address: str) -> str | None:
@@ -53,11 +60,14 @@ class LocalDelivery(DeliveryModule):
     """Stores queued mail into local accounts through the mailbox manager."""
 
     name = "LOCAL"
-    concurrency = 2
+    #: concurrent appends to one mailbox share one durable commit (group commit)
+    concurrency = 32
     max_recipients = 100
 
     def __init__(self, server: Any) -> None:
         self.server = server
+        #: messages received before this moment may have been stored by a crashed run
+        self.started = time.time()
 
     async def deliver(self, batch: DeliveryBatch) -> Sequence[RecipientResult]:
         manager = self.server.service("mailboxes")
@@ -76,7 +86,9 @@ class LocalDelivery(DeliveryModule):
             box = direct_mailbox(routed)
             key = box or ""
             if key not in stored:
-                stored[key] = await self._store(manager, account, box, envelope, data)
+                stored[key] = await self._store(
+                    manager, account, box, envelope, data, batch.queue_id
+                )
             outcome = stored[key]
             if outcome is None:
                 results.append(batch.result(position, DELIVERED, "2.0.0", f"stored for {account}"))
@@ -87,7 +99,13 @@ class LocalDelivery(DeliveryModule):
         return results
 
     async def _store(
-        self, manager: Any, account: str, box: str | None, envelope: Envelope, data: bytes
+        self,
+        manager: Any,
+        account: str,
+        box: str | None,
+        envelope: Envelope,
+        data: bytes,
+        queue_id: str,
     ) -> RecipientResult | None:
         """Store one copy; None when stored, else the failure (index unused)."""
         decision: StoreDecision | None = None
@@ -107,8 +125,11 @@ class LocalDelivery(DeliveryModule):
         if decision.discard:
             return None
         targets = list(decision.mailboxes) or [box or "INBOX"]
-        content = trace_headers(envelope.return_path, account) + data
+        content = trace_headers(envelope.return_path, account, queue_id) + data
+        resumed = envelope.received_at < self.started
         for name in targets:
+            if resumed and await self._already_stored(manager, account, name, envelope, content):
+                continue
             try:
                 await manager.deliver(
                     account,
@@ -127,6 +148,31 @@ class LocalDelivery(DeliveryModule):
             except mailboxes.NoSuchMailbox:
                 return RecipientResult(0, PERMANENT, "5.2.0", f"mailbox {name!r} does not exist")
         return None
+
+    async def _already_stored(
+        self, manager: Any, account: str, name: str, envelope: Envelope, content: bytes
+    ) -> bool:
+        """Was this exact copy stored by a run that crashed before recording it?
+
+        Only messages queued before this process started are checked, and only the
+        copies with the same internal date and size are read.
+        """
+        try:
+            session = await manager.open(account, name, user=account)
+        except mailboxes.MailboxError:
+            return False
+        try:
+            date = int(envelope.received_at)
+            for record in reversed(session.messages()):
+                if (
+                    record.internal_date == date
+                    and record.size == len(content)
+                    and await session.read(record.uid) == content
+                ):
+                    return True
+            return False
+        finally:
+            await session.close()
 
     async def _resubmit(self, envelope: Envelope, addresses: Sequence[str], data: bytes) -> None:
         queue = self.server.service("queue")

@@ -71,7 +71,13 @@ async def verify_apop(
     native = getattr(auth, "login_apop", None)
     if native is not None:
         return await native(
-            login, timestamp, digest, service=service, peer_ip=peer_ip, local_ip=local_ip, secure=secure
+            login,
+            timestamp,
+            digest,
+            service=service,
+            peer_ip=peer_ip,
+            local_ip=local_ip,
+            secure=secure,
         )
     account = auth.resolve(login, local_ip)
     if auth.throttle.blocked(peer_ip or "", account, time.monotonic()) > 0:
@@ -82,6 +88,10 @@ async def verify_apop(
         stored = server.objects.account_settings(account).get("Password")
         if isinstance(stored, str) and stored and not stored.startswith((_REVERSIBLE, _HASHED)):
             secret = stored
-    if secret is None or account is None or not hmac.compare_digest(apop_digest(timestamp, secret), digest):
+    if (
+        secret is None
+        or account is None
+        or not hmac.compare_digest(apop_digest(timestamp, secret), digest)
+    ):
         return await auth._failed(peer_ip, account, service, login)
     return await auth.authorize(account, service=service, peer_ip=peer_ip)

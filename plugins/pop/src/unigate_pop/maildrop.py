@@ -15,6 +15,7 @@ without the right to see them (the mailbox manager's session applies both rules)
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from unigate.api import mailboxes
@@ -102,10 +103,8 @@ class Maildrop:
         data = await self._read(number)
         rec = self._records[number - 1]
         if SEEN not in rec.flags:
-            try:
+            with contextlib.suppress(mailboxes.MailboxError):  # read-only: reading still works
                 await self._session.store([rec.uid], [SEEN], "add")
-            except mailboxes.MailboxError:
-                pass  # a read-only mailbox: reading still works
         return data
 
     async def read(self, number: int) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from unigate_hookspecs import ListenerSpec, TLSMode, hookimpl
 
-from .session import handle
+from .session import gate, handle
 from .settings import PopSettings
 
 
@@ -19,10 +19,26 @@ def unigate_settings_model():
 
 
 @hookimpl
+def unigate_startup(server):
+    server.state.pop("pop", None)
+    gate(server)  # per-server session counts and login times
+
+
+@hookimpl
 def unigate_listeners():
     return [
-        ListenerSpec(name="pop3", default_port=110, handler=handle, tls=TLSMode.STARTTLS,
-                     description="POP3 mailbox access (STLS)"),
-        ListenerSpec(name="pop3s", default_port=995, handler=handle, tls=TLSMode.IMPLICIT,
-                     description="POP3 mailbox access over implicit TLS"),
+        ListenerSpec(
+            name="pop3",
+            default_port=110,
+            handler=handle,
+            tls=TLSMode.STARTTLS,
+            description="POP3 mailbox access (STLS)",
+        ),
+        ListenerSpec(
+            name="pop3s",
+            default_port=995,
+            handler=handle,
+            tls=TLSMode.IMPLICIT,
+            description="POP3 mailbox access over implicit TLS",
+        ),
     ]

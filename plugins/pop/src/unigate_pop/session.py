@@ -10,6 +10,7 @@ the UPDATE state, so nothing it marked is deleted.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import anyio
@@ -17,6 +18,7 @@ import anyio
 from unigate.api import mailboxes, sasl
 
 from . import protocol as p
+from .gate import AccountGate
 from .login import make_timestamp, split_login, verify_apop
 from .maildrop import Maildrop, NoMessage
 from .settings import PopSettings
@@ -30,6 +32,17 @@ _TEMP = p.ResponseCode.SYS_TEMP
 async def handle(connection: Any) -> None:
     """The listener handler of ``pop3`` and ``pop3s``."""
     await PopSession(connection, connection.server.settings.section("pop")).run()
+
+
+def gate(server: Any) -> AccountGate:
+    """The server's :class:`AccountGate` (made by ``unigate_startup``, or here on first use)."""
+    found = server.state.get("pop")
+    if found is None:
+        settings: PopSettings = server.settings.section("pop")
+        found = server.state["pop"] = AccountGate(
+            settings.sessions_per_account, settings.login_limit, settings.login_window
+        )
+    return found  # type: ignore[no-any-return]
 
 
 class PopSession:
@@ -48,11 +61,14 @@ class PopSession:
         self._sasl: Any = None
         self._sasl_mailbox = "INBOX"
         self._sasl_done: Any = None  # an outcome waiting for the client's empty response
+        self._admitted: str | None = None  # the account counted in the gate
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        greeting = "Unigate POP3 server ready" + (f" {self.timestamp}" if self.settings.apop else "")
+        greeting = "Unigate POP3 server ready" + (
+            f" {self.timestamp}" if self.settings.apop else ""
+        )
         await self._write(self.core.send(p.ok(greeting)))
         try:
             while self.core.state is not p.PopState.CLOSED:
@@ -70,6 +86,8 @@ class PopSession:
                     await self.connection.start_tls()
                     self.core.start_tls_done()
         finally:
+            if self._admitted is not None:
+                gate(self.server).release(self._admitted)
             if self.maildrop is not None:
                 with anyio.CancelScope(shield=True):
                     await self.maildrop.close()
@@ -82,7 +100,9 @@ class PopSession:
                 if self.connection.closing:
                     await self._write(p.err("server shutting down", _TEMP).encode())
                 return self._eof()
-            self.connection.log.data("inp", b"PASS ***\r\n" if data[:5].upper() == b"PASS " else data)
+            self.connection.log.data(
+                "inp", b"PASS ***\r\n" if data[:5].upper() == b"PASS " else data
+            )
             self.core.receive_data(data)
             return True
         await self._write(p.err("autologout: idle for too long", _TEMP).encode())
@@ -146,12 +166,18 @@ class PopSession:
 
     def _mechanisms(self) -> list[str]:
         return list(
-            self.server.auth.mechanisms(secure=self._secure(), address_class=self.connection.peer.address_class)
+            self.server.auth.mechanisms(
+                secure=self._secure(), address_class=self.connection.peer.address_class
+            )
         )
 
     def _stls_possible(self) -> bool:
         mode = getattr(getattr(self.connection, "tls_mode", None), "value", "starttls")
-        return not self.connection.tls_active and mode != "external" and self.server.tls_context is not None
+        return (
+            not self.connection.tls_active
+            and mode != "external"
+            and self.server.tls_context is not None
+        )
 
     # -- AUTHORIZATION ----------------------------------------------------------------------
 
@@ -169,7 +195,12 @@ class PopSession:
         mailbox, login = split_login(event.user)
         peer = self.connection.peer
         outcome = await self.server.auth.login(
-            login, event.password, service=SERVICE, peer_ip=peer.ip, local_ip=peer.local_ip, secure=self._secure()
+            login,
+            event.password,
+            service=SERVICE,
+            peer_ip=peer.ip,
+            local_ip=peer.local_ip,
+            secure=self._secure(),
         )
         return await self._logged_in(outcome, mailbox)
 
@@ -179,8 +210,14 @@ class PopSession:
         mailbox, login = split_login(event.name)
         peer = self.connection.peer
         outcome = await verify_apop(
-            self.server, login, self.timestamp, event.digest, service=SERVICE,
-            peer_ip=peer.ip, local_ip=peer.local_ip, secure=self._secure(),
+            self.server,
+            login,
+            self.timestamp,
+            event.digest,
+            service=SERVICE,
+            peer_ip=peer.ip,
+            local_ip=peer.local_ip,
+            secure=self._secure(),
         )
         return await self._logged_in(outcome, mailbox)
 
@@ -193,7 +230,11 @@ class PopSession:
         peer = self.connection.peer
         try:
             self._sasl = self.server.auth.start_sasl(
-                event.mechanism, service=SERVICE, peer_ip=peer.ip, local_ip=peer.local_ip, secure=self._secure()
+                event.mechanism,
+                service=SERVICE,
+                peer_ip=peer.ip,
+                local_ip=peer.local_ip,
+                secure=self._secure(),
             )
         except sasl.UnknownMechanism:
             return p.err(f"mechanism {event.mechanism} is not available")
@@ -231,15 +272,24 @@ class PopSession:
         manager = self.server.service("mailboxes")
         if manager is None:
             return p.err("no mailbox storage is available", _TEMP)
+        refusal = gate(self.server).admit(outcome.account, time.monotonic())
+        if refusal is not None:
+            code = p.ResponseCode.IN_USE if refusal.in_use else p.ResponseCode.LOGIN_DELAY
+            self.connection.log.problem(f"{outcome.account}: login refused: {refusal.text}")
+            return p.err(refusal.text, code)
         try:
             self.maildrop = await Maildrop.open(manager, outcome.account, mailbox)
-        except (mailboxes.NoSuchMailbox, mailboxes.NotSelectable, mailboxes.InvalidMailboxName):
+        except mailboxes.MailboxError as exc:
+            gate(self.server).release(outcome.account)
+            if isinstance(exc, mailboxes.PermissionDenied):
+                return p.err(f"no right to read mailbox {mailbox}", p.ResponseCode.SYS_PERM)
             return p.err(f"mailbox {mailbox} does not exist", p.ResponseCode.SYS_PERM)
-        except mailboxes.PermissionDenied:
-            return p.err(f"no right to read mailbox {mailbox}", p.ResponseCode.SYS_PERM)
+        self._admitted = outcome.account
         self.server.classifier.trust_temporarily(self.connection.peer.ip)
         count, octets = self.maildrop.stat()
-        self.connection.log.major(f"{outcome.account} opened {self.maildrop.mailbox}: {count} message(s)")
+        self.connection.log.major(
+            f"{outcome.account} opened {self.maildrop.mailbox}: {count} message(s)"
+        )
         return p.ok(f"{count} message(s) ({octets} octets)")
 
     # -- TRANSACTION ------------------------------------------------------------------------
@@ -258,13 +308,17 @@ class PopSession:
         if event.number is not None:
             return p.ok(f"{event.number} {drop.size(event.number)}")
         count, octets = drop.stat()
-        return p.listing(f"{count} messages ({octets} octets)", [f"{n} {drop.size(n)}" for n in drop.numbers()])
+        return p.listing(
+            f"{count} messages ({octets} octets)", [f"{n} {drop.size(n)}" for n in drop.numbers()]
+        )
 
     async def on_uidl(self, event: p.Uidl) -> p.Reply:
         drop = self._drop
         if event.number is not None:
             return p.ok(f"{event.number} {drop.unique_id(event.number)}")
-        return p.listing("unique-id listing follows", [f"{n} {drop.unique_id(n)}" for n in drop.numbers()])
+        return p.listing(
+            "unique-id listing follows", [f"{n} {drop.unique_id(n)}" for n in drop.numbers()]
+        )
 
     async def on_retr(self, event: p.Retr) -> p.Reply:
         data = await self._drop.retrieve(event.number)

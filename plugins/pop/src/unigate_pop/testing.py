@@ -58,7 +58,9 @@ class PopServer:
 
         return anyio.from_thread.run(job, token=self.loop.token)
 
-    def deliver(self, data: bytes, account: str = USER, mailbox: str = "INBOX", flags: tuple[str, ...] = ()) -> int:
+    def deliver(
+        self, data: bytes, account: str = USER, mailbox: str = "INBOX", flags: tuple[str, ...] = ()
+    ) -> int:
         mgr = self.server.service("mailboxes")
         return int(self.call(mgr.deliver, account, mailbox, data, flags, create=True))
 
@@ -75,7 +77,9 @@ class PopServer:
         return dict(self.call(read))
 
     def tls_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.data_dir / "Settings" / "Certificate.pem"))
+        return ssl.create_default_context(
+            cafile=str(self.data_dir / "Settings" / "Certificate.pem")
+        )
 
 
 def message(number: int, body: str = "") -> bytes:
@@ -87,10 +91,15 @@ def message(number: int, body: str = "") -> bytes:
 
 
 @contextmanager
-def pop_server(tmp_path: Path, extra: str = "", *, clear_password: bool = False) -> Iterator[PopServer]:
+def pop_server(
+    tmp_path: Path, extra: str = "", *, clear_password: bool = False
+) -> Iterator[PopServer]:
     loop = LoopToken()
     with serve_in_thread(
-        tmp_path, plugins=["pop", "storage_sliced"], extra=extra, extra_plugins=[("pop-test-loop", loop)]
+        tmp_path,
+        plugins=["pop", "storage_sliced"],
+        extra=extra,
+        extra_plugins=[("pop-test-loop", loop)],
     ) as running:
         objects = running.server.objects
         if clear_password:

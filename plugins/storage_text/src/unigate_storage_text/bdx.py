@@ -96,7 +96,11 @@ def write(path: Path, st_ino: int, indexed_size: int, rows: list[IndexRow]) -> N
     write_atomic(path, [header, *parts, blob])
 
 
-def read(path: Path, st_ino: int, file_size: int) -> tuple[int, list[IndexRow]] | None:
+#: what :func:`read` returns per message, in :class:`IndexRow` field order
+RowTuple = tuple[int, int, int, int, int, int, int, frozenset[str], bool]
+
+
+def read(path: Path, st_ino: int, file_size: int) -> tuple[int, list[RowTuple]] | None:
     """Return ``(indexed_size, rows)`` when the index is valid for the mbox, else None."""
     try:
         raw = path.read_bytes()
@@ -114,17 +118,20 @@ def read(path: Path, st_ino: int, file_size: int) -> tuple[int, list[IndexRow]] 
         keywords: dict[str, list[str]] = json.loads(raw[end:])
     except ValueError:
         return None
-    rows: list[IndexRow] = []
     cache: dict[int, frozenset[str]] = {}
+    rows: list[RowTuple] = []
+    append = rows.append
     for uid, off, llen, slen, size, date, modseq, bits, no_eol in RECORD.iter_unpack(
         raw[HEADER.size : end]
     ):
-        kws = keywords.get(str(uid))
+        kws = keywords.get(str(uid)) if keywords else None
         if kws:
             flags = frozenset(bits_to_flags(bits) + kws)
         else:
-            flags = cache.get(bits) or cache.setdefault(bits, frozenset(bits_to_flags(bits)))
-        rows.append(IndexRow(uid, off, llen, slen, size, date, modseq, flags, bool(no_eol)))
+            flags = cache.get(bits)
+            if flags is None:
+                flags = cache[bits] = frozenset(bits_to_flags(bits))
+        append((uid, off, llen, slen, size, date, modseq, flags, no_eol == 1))
     return indexed, rows
 
 

@@ -49,25 +49,39 @@ SLOT_COUNT = len(FLAG_LETTERS) + 1
 _LETTER_TO_FLAG = {letter: name for name, letter in FLAG_LETTERS}
 _FLAG_TO_LETTER = {name.lower(): letter for name, letter in FLAG_LETTERS}
 
-_ESCAPE = re.compile(rb"(?m)^(\r?\n)(>*From)")
-_UNESCAPE = re.compile(rb"(?m)^(\r?\n)>(>*From)")
+# an empty line inside the message (preceded by a line end) then >*From; the first
+# line of the message being empty is the one case with no preceding "\n"
+_ESCAPE_INNER = re.compile(rb"\n(\r?\n)(>*From)")
+_ESCAPE_FIRST = re.compile(rb"(\r?\n)(>*From)")
+_UNESCAPE_INNER = re.compile(rb"\n(\r?\n)>(>*From)")
+_UNESCAPE_FIRST = re.compile(rb"(\r?\n)>(>*From)")
 _COMMENTED = re.compile(rb"From ([^\s(]*)\(([^()\s]*)-(\d+)-(\d*)\)[ \t]*(.*?)[ \t\r]*$", re.S)
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 
 
 def escape(data: bytes) -> tuple[bytes, int]:
     """Return the stored form of ``data`` and the number of ``>`` added."""
-    return _ESCAPE.subn(rb"\1>\2", data)
+    out, n = _ESCAPE_INNER.subn(rb"\n\1>\2", data)
+    m = _ESCAPE_FIRST.match(out)
+    if m is not None:
+        out = m.group(1) + b">" + out[m.end(1) :]
+        n += 1
+    return out, n
 
 
 def unescape(stored: bytes) -> bytes:
     """Invert :func:`escape` (one ``>`` off every escaped line)."""
-    return _UNESCAPE.sub(rb"\1\2", stored)
+    out = _UNESCAPE_INNER.sub(rb"\n\1\2", stored)
+    m = _UNESCAPE_FIRST.match(out)
+    if m is not None:
+        out = m.group(1) + out[m.end(1) + 1 :]
+    return out
 
 
 def count_escapes(stored: bytes) -> int:
     """How many ``>`` :func:`escape` added to produce ``stored``."""
-    return len(_UNESCAPE.findall(stored))
+    n = len(_UNESCAPE_INNER.findall(stored))
+    return n + 1 if _UNESCAPE_FIRST.match(stored) else n
 
 
 def format_time(ts: int) -> str:
@@ -75,8 +89,29 @@ def format_time(ts: int) -> str:
     return time.asctime(time.gmtime(ts))
 
 
+_ASCTIME = re.compile(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})$")
+_DAY_CACHE: dict[tuple[int, int, int], int] = {}
+
+
 def parse_time(text: str) -> int | None:
     """Parse an asctime-like stamp (an optional zone token is ignored); None if not one."""
+    m = _ASCTIME.match(text)
+    if m is not None and m.group(1) in _MONTHS:  # the common case, our own stamps
+        mon, day, hh, mm, ss, year = m.groups()
+        key = (int(year), _MONTHS[mon], int(day))
+        base = _DAY_CACHE.get(key)
+        if base is None:
+            if len(_DAY_CACHE) > 4096:
+                _DAY_CACHE.clear()
+            try:
+                base = _DAY_CACHE[key] = calendar.timegm((*key, 0, 0, 0, 0, 0, 0))
+            except (ValueError, OverflowError):
+                return None
+        return base + int(hh) * 3600 + int(mm) * 60 + int(ss)
+    return _parse_time_loose(text)
+
+
+def _parse_time_loose(text: str) -> int | None:
     parts = text.split()
     if len(parts) < 5:
         return None

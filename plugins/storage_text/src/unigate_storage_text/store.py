@@ -12,7 +12,9 @@ attribute changes also rewrite in place. Big files get a ``.bdx`` index (:mod:`b
 from __future__ import annotations
 
 import gc
+import itertools
 import json
+import mmap
 import os
 import re
 import time
@@ -191,26 +193,16 @@ class TextStore(MailboxStore):
         start = header_end
         if indexed is not None and indexed[0] >= header_end:
             indexed_size, rows = indexed
-            self._entries = [
-                _Entry(
-                    r.uid,
-                    r.line_off,
-                    r.line_len,
-                    r.stored_len,
-                    r.size,
-                    r.internal_date,
-                    r.modseq,
-                    r.flags,
-                    r.no_eol,
-                )
-                for r in rows
-            ]
+            self._entries = list(itertools.starmap(_Entry, rows))
             start = indexed_size
             self._index_state = "clean"
         else:
             self._index_state = "dirty" if self.index_path.exists() else "absent"
-        tail = os.pread(fd, size - start, start) if size > start else b""
-        parsed, good_end = self._scan(tail, start, warnings)
+        if size > start:
+            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as image:
+                parsed, good_end = self._scan(image, start, warnings)
+        else:
+            parsed, good_end = self._scan(b"", start, warnings)
         self._entries.extend(parsed)
         if good_end < size:
             os.ftruncate(fd, good_end)
@@ -229,7 +221,19 @@ class TextStore(MailboxStore):
             self._write_index()
         elif self._size <= self.index_threshold and self._index_state != "absent":
             self._remove_index()
-        records = sorted((e.record() for e in self._entries), key=lambda r: r.uid)
+        entries = self._entries
+        if any(a.uid > b.uid for a, b in zip(entries, entries[1:], strict=False)):
+            entries = sorted(entries, key=lambda e: e.uid)
+        records = list(
+            map(
+                MessageRecord,
+                [e.uid for e in entries],
+                [e.flags for e in entries],
+                [e.internal_date for e in entries],
+                [e.size for e in entries],
+                [e.modseq for e in entries],
+            )
+        )
         h = self._header
         return MailboxState(
             uidvalidity=h.uidvalidity,
@@ -266,21 +270,27 @@ class TextStore(MailboxStore):
         self._needs_rewrite = True
         return 0
 
-    def _scan(self, data: bytes, base: int, warnings: list[str]) -> tuple[list[_Entry], int]:
-        """Parse messages in ``data`` (file offset ``base``); return them and the good end."""
+    def _scan(
+        self, data: bytes | mmap.mmap, start: int, warnings: list[str]
+    ) -> tuple[list[_Entry], int]:
+        """Parse the messages of the file image ``data`` from ``start``.
+
+        Returns them and the end of the last good one. With stored lengths the scan
+        jumps from From-line to From-line and never touches the bodies.
+        """
         out: list[_Entry] = []
-        pos = 0
+        pos = start
         n = len(data)
         while pos < n:
             nl = data.find(b"\n", pos)
             if nl == -1:
-                return out, base + pos  # torn From-line (or stray bytes) at the end
+                return out, pos  # torn From-line (or stray bytes) at the end
             fl = fromline.parse(data[pos:nl])
             if fl is None:
                 m = _BOUNDARY.search(data, pos)
                 skip_to = m.end() - 5 if m else n
                 warnings.append(
-                    f"skipped {skip_to - pos} bytes that are not a message at offset {base + pos}"
+                    f"skipped {skip_to - pos} bytes that are not a message at offset {pos}"
                 )
                 pos = skip_to
                 continue
@@ -291,13 +301,13 @@ class TextStore(MailboxStore):
                     pos = end + 1 if data[end : end + 1] == b"\n" else end
                     continue
                 if fl.stored_length is not None:
-                    return out, base + pos
+                    return out, pos
             stored_len: int | None = None
             if fl.stored_length is not None:
                 end = body + fl.stored_length
                 if end > n:
-                    warnings.append(f"torn message (UID {fl.uid}) cut at offset {base + pos}")
-                    return out, base + pos
+                    warnings.append(f"torn message (UID {fl.uid}) cut at offset {pos}")
+                    return out, pos
                 if end == n or data[end : end + 1] == b"\n":
                     stored_len = fl.stored_length
                     nxt = min(end + 1, n)
@@ -340,7 +350,7 @@ class TextStore(MailboxStore):
             out.append(
                 _Entry(
                     fl.uid or 0,
-                    base + pos,
+                    pos,
                     nl - pos,
                     stored_len,
                     msg_size,
@@ -354,7 +364,7 @@ class TextStore(MailboxStore):
                 )
             )
             pos = nxt
-        return out, base + pos
+        return out, pos
 
     def _fix_missing_separator(self, fd: int) -> None:
         if not self._entries:

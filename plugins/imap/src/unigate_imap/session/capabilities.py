@@ -27,7 +27,6 @@ _AUTHENTICATED = (
     "LIST-STATUS",
     "SPECIAL-USE",
     "ACL",
-    "RIGHTS=texk",
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MAILBOX",

@@ -234,7 +234,9 @@ class ServerConnection:
             raise _Reject(f"{keyword} is not valid in this state")
         user, self._user = self._user, None
         event = self._parse(verb, keyword, rest, user)
-        self._pending = verb
+        if verb is Verb.OTHER and self.errors + 1 >= self.limits.max_errors:
+            return self._error(err(f"unknown command {keyword[:40]}"))
+        self._pending = Verb.AUTH_LIST if isinstance(event, AuthList) else verb
         if verb is Verb.OTHER:
             self.errors += 1
         self.state = EVENT_TRANSITIONS.get((self.state, verb), self.state)

@@ -36,6 +36,7 @@ class Verb(enum.Enum):
     PASS = "PASS"
     APOP = "APOP"
     AUTH = "AUTH"
+    AUTH_LIST = "AUTH_LIST"  # AUTH without a mechanism: a listing, no login
     AUTH_RESPONSE = "AUTH_RESPONSE"
     STLS = "STLS"
     CAPA = "CAPA"
@@ -63,7 +64,7 @@ class ReplyKind(enum.Enum):
 KEYWORDS: dict[str, Verb] = {
     v.value: v
     for v in Verb
-    if v not in (Verb.GREETING, Verb.AUTH_RESPONSE, Verb.OTHER, Verb.ERROR)
+    if v not in (Verb.GREETING, Verb.AUTH_LIST, Verb.AUTH_RESPONSE, Verb.OTHER, Verb.ERROR)
 }
 
 _AUTHORIZATION = frozenset(

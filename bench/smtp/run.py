@@ -1,0 +1,428 @@
+"""SMTP throughput benchmark: unigate against Postfix and aiosmtpd, on loopback.
+
+Not a test: a script that prints a table. ``--senders`` concurrent SMTP clients
+(asyncio, PIPELINING of MAIL/RCPT/DATA, one connection each) send ``--count``
+messages of ``--size`` bytes to ``--accounts`` local accounts. For each server:
+
+* accepted msgs/s -- messages that got 250, over the time from the first MAIL to the
+                     last 250;
+* delivered msgs/s -- messages in the mailboxes, over the time from the first MAIL
+                     until the last is stored (unigate: the Queue directory empty;
+                     Postfix: every Maildir file present; aiosmtpd stores before 250);
+* p50/p99 latency -- from the end of DATA (the final ``.``) to the 250.
+
+Servers:
+
+* unigate   -- ``python -m unigate serve`` with the smtp, local and storage_sliced
+               plugins, log level 2 (every message fsynced before its 250: group commit);
+* postfix   -- Debian ``postfix`` in a private instance (``-c CONFDIR``) with local
+               Maildir delivery and the inflow throttle off (``in_flow_delay = 0``);
+               its own ``smtp-source`` is run too, for its figure (``--postfix``);
+* aiosmtpd  -- a handler writing each message to a Maildir with fsync (file and
+               directory) before the 250 (``--aiosmtpd``; needs the package).
+
+Usage::
+
+    python bench/smtp/run.py                    # unigate only, 5,000 x 10 KB, 20 senders
+    python bench/smtp/run.py --postfix --aiosmtpd
+    python bench/smtp/run.py --count 500        # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Result:
+    name: str
+    accepted: int = 0
+    refused: int = 0
+    accept_seconds: float = 0.0
+    deliver_seconds: float | None = None
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def accepted_rate(self) -> float:
+        return self.accepted / self.accept_seconds if self.accept_seconds else 0.0
+
+    @property
+    def delivered_rate(self) -> float | None:
+        if not self.deliver_seconds:
+            return None
+        return self.accepted / self.deliver_seconds
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+def message(number: int, size: int) -> bytes:
+    head = (
+        f"From: sender@bench.test\r\nTo: bench\r\nSubject: bench {number}\r\n"
+        f"Message-ID: <{number}@bench.test>\r\n\r\n"
+    ).encode()
+    line = b"0123456789" * 7 + b"\r\n"
+    body = line * max(1, (size - len(head)) // len(line))
+    return head + body
+
+
+async def _reply(reader: asyncio.StreamReader) -> bytes:
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("closed")
+        if line[3:4] != b"-":
+            return line
+
+
+async def sender(
+    port: int, numbers: list[int], accounts: list[str], size: int, result: Result
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await _reply(reader)
+    writer.write(b"EHLO bench.test\r\n")
+    await _reply(reader)
+    for number in numbers:
+        rcpt = accounts[number % len(accounts)]
+        writer.write(f"MAIL FROM:<s@bench.test>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
+        replies = [await _reply(reader) for _ in range(3)]
+        if not replies[2].startswith(b"354"):
+            result.refused += 1
+            writer.write(b"RSET\r\n")
+            await _reply(reader)
+            continue
+        writer.write(message(number, size).replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        await writer.drain()
+        started = time.perf_counter()
+        reply = await _reply(reader)
+        if reply.startswith(b"250"):
+            result.latencies.append(time.perf_counter() - started)
+            result.accepted += 1
+        else:
+            result.refused += 1
+    writer.write(b"QUIT\r\n")
+    await _reply(reader)
+    writer.close()
+
+
+async def drive(port: int, count: int, senders: int, accounts: list[str], size: int, name: str) -> Result:
+    result = Result(name)
+    shares = [list(range(i, count, senders)) for i in range(senders)]
+    started = time.perf_counter()
+    await asyncio.gather(*(sender(port, share, accounts, size, result) for share in shares))
+    result.accept_seconds = time.perf_counter() - started
+    result.started = started  # type: ignore[attr-defined]
+    return result
+
+
+def wait_until(predicate, timeout: float, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ------------------------------------------------------------------ unigate
+
+
+def run_unigate(args: argparse.Namespace, work: Path) -> Result:
+    from unigate.objects import ObjectStore
+
+    data = work / "unigate"
+    objects = ObjectStore(data, main_domain="bench.test")
+    accounts = [f"user{i}@bench.test" for i in range(args.accounts)]
+    for account in accounts:
+        objects.add_account(account, password="pw")
+    port = free_port()
+    config = work / "unigate.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            [server]
+            data_dir = "{data}"
+            main_domain = "bench.test"
+            default_addresses = ["127.0.0.1"]
+
+            [logging]
+            console = false
+            level = 2
+
+            [plugins]
+            enabled = ["smtp", "local", "storage_sliced"]
+
+            [listeners.smtp]
+            bind = ["127.0.0.1:{port}"]
+            [listeners.submission]
+            bind = []
+            [listeners.smtps]
+            bind = []
+            [listeners.lmtp]
+            bind = []
+            """
+        )
+    )
+    profile = os.environ.get("UNIGATE_PROFILE")  # a path: run the server under cProfile
+    wrap = ["-m", "cProfile", "-o", profile] if profile else []
+    process = subprocess.Popen(
+        [sys.executable, *wrap, "-m", "unigate", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        if not wait_until(lambda: (data / "run" / "listeners.json").exists(), 30):
+            raise RuntimeError("unigate did not start")
+        result = asyncio.run(drive(port, args.count, args.senders, accounts, args.size, "unigate"))
+        queue = data / "Queue"
+        wait_until(lambda: not any(queue.glob("*.msg")), 600, 0.01)
+        result.deliver_seconds = time.perf_counter() - result.started  # type: ignore[attr-defined]
+        return result
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# ------------------------------------------------------------------ postfix
+
+
+def _count_maildir(root: Path) -> int:
+    total = 0
+    for new in root.glob("*/Maildir/new"):
+        total += sum(1 for _ in os.scandir(new))
+    return total
+
+
+def run_postfix(args: argparse.Namespace, work: Path) -> list[Result]:
+    postconf = shutil.which("postconf") or "/usr/sbin/postconf"
+    if not Path(postconf).exists():
+        print("postfix is not installed (apt-get install postfix): skipped", file=sys.stderr)
+        return []
+    conf = work / "postfix-conf"
+    conf.mkdir()
+    shutil.copy("/etc/postfix/master.cf", conf / "master.cf")
+    queue = work / "postfix-queue"
+    data = work / "postfix-data"
+    home = data / "home"
+    home.mkdir(parents=True)
+    port = free_port()
+    users = [f"user{i}" for i in range(args.accounts)]
+    aliases = work / "postfix-aliases"
+    virtual = work / "postfix-virtual"
+    (conf / "main.cf").write_text(
+        textwrap.dedent(
+            f"""\
+            compatibility_level = 3.6
+            queue_directory = {queue}
+            data_directory = {data}
+            mail_owner = postfix
+            setgid_group = postdrop
+            myhostname = bench.test
+            mydomain = bench.test
+            mydestination =
+            inet_interfaces = 127.0.0.1
+            inet_protocols = ipv4
+            mynetworks = 127.0.0.0/8
+            virtual_mailbox_domains = bench.test
+            virtual_mailbox_base = {home}
+            virtual_mailbox_maps = texthash:{virtual}
+            virtual_uid_maps = static:{os.getuid() or 65534}
+            virtual_gid_maps = static:{os.getgid() or 65534}
+            virtual_minimum_uid = 0
+            in_flow_delay = 0
+            alias_maps =
+            alias_database =
+            smtpd_recipient_restrictions = permit_mynetworks, reject
+            maillog_file = {work}/postfix.log
+            """
+        )
+    )
+    virtual.write_text("".join(f"{u}@bench.test {u}/Maildir/\n" for u in users))
+    aliases.write_text("")
+    master = (conf / "master.cf").read_text().replace("smtp      inet", f"127.0.0.1:{port} inet", 1)
+    master = master.replace("\n#postlog", "\npostlog").replace("#  -o syslog_name=postfix/$service_name", "")
+    (conf / "master.cf").write_text(master)
+    env = {**os.environ, "MAIL_CONFIG": str(conf)}
+    subprocess.run(["postfix", "-c", str(conf), "check"], env=env, check=False)
+    start = subprocess.run(["postfix", "-c", str(conf), "start"], env=env, capture_output=True)
+    if start.returncode != 0:
+        print("postfix did not start:", start.stderr.decode(), file=sys.stderr)
+        return []
+    results = []
+    try:
+        if not wait_until(lambda: _port_open(port), 20):
+            print("postfix does not listen", file=sys.stderr)
+            return []
+        accounts = [f"{u}@bench.test" for u in users]
+        result = asyncio.run(drive(port, args.count, args.senders, accounts, args.size, "postfix"))
+        wait_until(lambda: _count_maildir(home) >= result.accepted, 600, 0.02)
+        result.deliver_seconds = time.perf_counter() - result.started  # type: ignore[attr-defined]
+        results.append(result)
+        source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+        if Path(source).exists():
+            before = _count_maildir(home)
+            started = time.perf_counter()
+            subprocess.run(
+                [source, "-s", str(args.senders), "-m", str(args.count), "-l", str(args.size),
+                 "-f", "s@bench.test", "-t", "user0@bench.test", f"127.0.0.1:{port}"],
+                check=False,
+            )
+            accepted_at = time.perf_counter() - started
+            wait_until(lambda: _count_maildir(home) >= before + args.count, 600, 0.02)
+            smtp_source = Result("postfix/smtp-source", accepted=args.count)
+            smtp_source.accept_seconds = accepted_at
+            smtp_source.deliver_seconds = time.perf_counter() - started
+            results.append(smtp_source)
+    finally:
+        subprocess.run(["postfix", "-c", str(conf), "stop"], env=env, check=False)
+    return results
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------ aiosmtpd
+
+AIOSMTPD_SERVER = '''
+import asyncio, os, sys, time
+from aiosmtpd.controller import Controller
+
+root = sys.argv[1]
+counter = [0]
+
+class Maildir:
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content
+        def store():
+            for rcpt in envelope.rcpt_tos:
+                box = os.path.join(root, rcpt.split("@")[0], "Maildir")
+                for sub in ("tmp", "new", "cur"):
+                    os.makedirs(os.path.join(box, sub), exist_ok=True)
+                counter[0] += 1
+                name = f"{time.time():.6f}.{os.getpid()}_{counter[0]}.bench"
+                tmp = os.path.join(box, "tmp", name)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                try:
+                    os.write(fd, data)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.rename(tmp, os.path.join(box, "new", name))
+                dfd = os.open(os.path.join(box, "new"), os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
+        await asyncio.get_running_loop().run_in_executor(None, store)
+        return "250 OK stored"
+
+controller = Controller(Maildir(), hostname="127.0.0.1", port=int(sys.argv[2]),
+                        data_size_limit=50_000_000)
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()
+controller.stop()
+'''
+
+
+def run_aiosmtpd(args: argparse.Namespace, work: Path) -> Result | None:
+    python = args.aiosmtpd_python or sys.executable
+    check = subprocess.run([python, "-c", "import aiosmtpd"], capture_output=True)
+    if check.returncode != 0:
+        print("aiosmtpd is not installed for", python, ": skipped", file=sys.stderr)
+        return None
+    root = work / "aiosmtpd"
+    root.mkdir()
+    port = free_port()
+    script = work / "aiosmtpd_server.py"
+    script.write_text(AIOSMTPD_SERVER)
+    process = subprocess.Popen(
+        [python, str(script), str(root), str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()
+        accounts = [f"user{i}@bench.test" for i in range(args.accounts)]
+        result = asyncio.run(drive(port, args.count, args.senders, accounts, args.size, "aiosmtpd"))
+        result.deliver_seconds = result.accept_seconds  # stored (fsynced) before the 250
+        return result
+    finally:
+        process.kill()
+        process.wait()
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--size", type=int, default=10 * 1024)
+    parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--postfix", action="store_true", help="also run Postfix")
+    parser.add_argument("--aiosmtpd", action="store_true", help="also run aiosmtpd")
+    parser.add_argument("--aiosmtpd-python", help="a Python that has aiosmtpd installed")
+    parser.add_argument("--skip-unigate", action="store_true")
+    args = parser.parse_args()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="smtpbench-") as tmp:
+        work = Path(tmp)
+        if not args.skip_unigate:
+            results.append(run_unigate(args, work))
+        if args.postfix:
+            results.extend(run_postfix(args, work))
+        if args.aiosmtpd:
+            found = run_aiosmtpd(args, work)
+            if found is not None:
+                results.append(found)
+    print(f"{args.count} messages of {args.size} bytes, {args.senders} senders, "
+          f"{args.accounts} accounts, {os.cpu_count()} CPUs")
+    print(f"{'server':22} {'accepted/s':>11} {'delivered/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'refused':>8}")
+    for r in results:
+        delivered = f"{r.delivered_rate:12.0f}" if r.delivered_rate else f"{'-':>12}"
+        print(f"{r.name:22} {r.accepted_rate:11.0f} {delivered} {r.percentile(0.5):8.1f} "
+              f"{r.percentile(0.99):8.1f} {r.refused:8}")
+    base = next((r for r in results if r.name == "unigate"), None)
+    if base is not None and base.delivered_rate:
+        for other in results:
+            if other is not base and other.delivered_rate:
+                print(f"unigate / {other.name}: delivered x{base.delivered_rate / other.delivered_rate:.2f}, "
+                      f"accepted x{base.accepted_rate / other.accepted_rate:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
