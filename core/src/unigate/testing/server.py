@@ -157,8 +157,8 @@ def serve_in_process(
     timeout: float = 30.0,
 ) -> Iterator[RunningServer]:
     """Start ``python -m unigate serve`` as a child; SIGTERM it on exit (kill -9 is the test's)."""
-    from unigate.server import load_configuration
     from unigate.plugins import PluginLoadError
+    from unigate.server import load_configuration
     from unigate.settings import SettingsError
 
     config = write_config(directory, plugins=plugins, extra=extra, domain=domain)
