@@ -287,3 +287,54 @@ def test_tls_context_is_verifiable(tmp_path: Path) -> None:
     with pop_server(tmp_path) as pop:
         context = pop.tls_context()
         assert context.verify_mode is ssl.CERT_REQUIRED
+
+
+def test_session_and_login_limits_answer_with_response_codes(tmp_path: Path) -> None:
+    extra = "[pop]\nsessions_per_account = 2\nlogin_limit = 3\n"
+    with pop_server(tmp_path, extra=extra) as pop:
+        one = login(pop.port())
+        two = login(pop.port())
+        third = poplib.POP3("127.0.0.1", pop.port(), timeout=10)
+        third.user(USER)
+        with pytest.raises(poplib.error_proto, match=r"-ERR \[IN-USE\]"):
+            third.pass_(PASSWORD)
+        one.quit()
+        third.user(USER)
+        assert third.pass_(PASSWORD).startswith(b"+OK")  # the third login in the window
+        two.quit()
+        third.quit()
+        fourth = poplib.POP3("127.0.0.1", pop.port(), timeout=10)
+        fourth.user(USER)
+        with pytest.raises(poplib.error_proto, match=r"-ERR \[LOGIN-DELAY\] too many POP logins"):
+            fourth.pass_(PASSWORD)
+        fourth.quit()
+
+
+def test_idle_session_is_logged_out_without_update(tmp_path: Path) -> None:
+    with pop_server(tmp_path, extra="[pop]\nidle_timeout = 1\n") as pop:
+        pop.deliver(message(1))
+        client = login(pop.port())
+        client.dele(1)
+        assert client.file.readline() == b"-ERR [SYS/TEMP] autologout: idle for too long\r\n"
+        assert client.file.readline() == b""  # closed
+        assert len(pop.flags()) == 1
+
+
+def test_foreign_mailbox_without_delete_right(tmp_path: Path) -> None:
+    with pop_server(tmp_path) as pop:
+        boss = pop.server.objects.add_account("boss@example.test", password="boss-pw")
+        uid = pop.deliver(message(1), account=boss)
+        mgr = pop.server.service("mailboxes")
+        pop.call(mgr.set_acl, boss, "INBOX", boss, USER, "lr")
+        client = login(pop.port(), user=f"~boss/INBOX#{USER}")
+        assert client.stat()[0] == 1
+        assert client.retr(1)[1][2] == b"Subject: message 1"
+        with pytest.raises(poplib.error_proto, match="access right 'd' required|no right to delete"):
+            client.dele(1)
+        client.quit()
+        assert "\\Seen" not in pop.flags(boss)[uid]  # no "s" right: Seen unchanged
+        client = poplib.POP3("127.0.0.1", pop.port(), timeout=10)
+        client.user("~boss/Secret#" + USER)
+        with pytest.raises(poplib.error_proto, match=r"-ERR \[SYS/PERM\]"):
+            client.pass_(PASSWORD)
+        client.quit()

@@ -109,3 +109,28 @@ def test_starttls_udp_and_a_refusing_plugin(tmp_path: Path) -> None:
             udp.settimeout(5)
             udp.sendto(b"ping", ("127.0.0.1", running.port("udpecho")))
             assert udp.recv(100) == b"echo ping"
+
+
+class ClusterAccounts:
+    """A plugin replacing the account database (as a cluster's shared store would)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @hookimpl
+    def unigate_account_database(self, settings, data_dir):
+        from unigate.objects import ObjectStore
+
+        store = ObjectStore(self.directory, main_domain="shared.test")
+        store.set_main_domain("shared.test")
+        return store
+
+
+def test_a_plugin_can_replace_the_account_database(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("cluster", ClusterAccounts(shared))]) as running:
+        assert running.server.objects.data_dir == shared
+        running.server.objects.add_account("x@shared.test", password="pw")
+        outcome = anyio.run(lambda: running.server.auth.login("x@shared.test", "pw", service="imap"))
+    assert outcome.ok
+    assert (shared / "Accounts" / "x.macnt").is_dir()

@@ -66,5 +66,5 @@ async def test_group_commit_throughput(tmp_path: Path) -> None:
         f"\none message per commit: {single_rate:.0f} msgs/s ({single_ratio:.1f} msgs/fsync)"
         f"\ngroup commit (default): {group_rate:.0f} msgs/s ({group_ratio:.1f} msgs/fsync)"
     )
-    assert single_ratio == 0.5
+    assert single_ratio <= 0.5
     assert group_ratio > 2

@@ -132,6 +132,7 @@ def test_a_torn_tail_is_cut_but_a_torn_body_is_corrupt() -> None:
 
 async def test_concurrent_submits_share_fsyncs(tmp_path: Path) -> None:
     fsync = CountingFsync()
+    (tmp_path / "Queue").mkdir()
     queue = Queue(tmp_path / "Queue", fsync=fsync, clock=FakeClock())
     ids: list[str] = []
 
@@ -188,6 +189,7 @@ async def test_group_commit_bounds_a_batch_and_reports_errors() -> None:
 
 async def test_submit_returns_only_when_the_file_is_complete_on_disk(tmp_path: Path) -> None:
     fsync = CountingFsync()
+    (tmp_path / "Queue").mkdir()
     queue = Queue(tmp_path / "Queue", fsync=fsync, clock=FakeClock())
     queue_id = await queue.submit(envelope("b@there.example"), MESSAGE)
     name = queue_id.rsplit("-", 1)[0]

@@ -109,7 +109,8 @@ class Server:
             stream=log_stream,
         )
         self.log: Logger = self.logs.logger("SYSTEM")
-        self.objects = ObjectStore(self.data_dir, main_domain=settings.server.main_domain or None)
+        replacement = self.pm.hook.unigate_account_database(settings=settings, data_dir=self.data_dir)
+        self.objects = replacement or ObjectStore(self.data_dir, main_domain=settings.server.main_domain or None)
         self.classifier = AddressClassifier(
             settings.protection, dns_servers=settings.server.dns_servers
         )

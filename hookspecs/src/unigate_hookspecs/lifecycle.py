@@ -78,3 +78,19 @@ def unigate_shutdown(server: Any) -> None:
 
     Return: None. Async or sync; the kernel awaits it with a deadline.
     """
+
+
+@hookspec(firstresult=True)
+def unigate_account_database(settings: Any, data_dir: Any) -> Any:
+    """Replace the kernel's account database (domains, accounts, aliases, groups ...).
+
+    Called when: once, as the server is built, before any other service.
+
+    Params: ``settings`` -- the validated settings; ``data_dir`` -- the data directory
+    (:class:`pathlib.Path`).
+
+    Return: an object with the interface of ``unigate.objects.ObjectStore`` (a cluster
+    plugin returns one backed by a shared database), or None to keep the built-in store
+    of settings files in the data directory. Stops at the first non-None result
+    (firstresult). Sync.
+    """
