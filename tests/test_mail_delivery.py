@@ -406,3 +406,44 @@ def test_swaks_delivers(mail: Mail) -> None:
     assert result.returncode == 0, result.stdout.decode(errors="replace")
     (stored,) = mail.wait_messages("alice@example.test", 1)
     assert b"Subject: swaks test" in stored
+
+
+def test_quota_permanent_and_temporary_failures(mail: Mail) -> None:
+    mail.server.objects.update_account_settings("bob@example.test", {"MaxAccountSize": 3000})
+    small = MESSAGE + (b"y" * 70 + b"\r\n") * 18
+    big = MESSAGE + (b"z" * 70 + b"\r\n") * 60
+    with smtplib.SMTP("127.0.0.1", mail.port("submission")) as client:
+        client.login("alice@example.test", "pw")
+        client.sendmail("alice@example.test", ["bob@example.test"], big)  # > quota: 5.2.2
+        client.sendmail("alice@example.test", ["bob@example.test"], small)  # fits
+    (report,) = mail.wait_messages("alice@example.test", 1)
+    assert b"Action: failed" in report and b"5.2.2" in report
+    assert len(mail.wait_messages("bob@example.test", 1)) == 1
+    with smtplib.SMTP("127.0.0.1", mail.port("submission")) as client:
+        client.login("alice@example.test", "pw")
+        client.sendmail("alice@example.test", ["bob@example.test"], small)  # account full: 4.2.2
+    queue = mail.server.service("queue")
+    deadline = time.monotonic() + 5
+    entries: list[Any] = []
+    while time.monotonic() < deadline:
+        entries = mail.call(queue.list)
+        if entries and entries[0].recipients[0].attempts:
+            break
+        time.sleep(0.05)
+    (entry,) = entries
+    assert entry.recipients[0].state == "delayed"
+    assert entry.recipients[0].last_error.startswith("4.2.2")
+
+
+def test_command_timeout_and_connection_limit(tmp_path: Path) -> None:
+    extra = "[smtp]\ncommand_timeout = 0.5\nmax_connections_per_address = 1\n"
+    with mail_server(tmp_path, extra=extra) as mail:
+        sock, reader = raw_session(mail.port())
+        with sock:
+            second = socket.create_connection(("127.0.0.1", mail.port()), timeout=10)
+            with second:
+                assert (
+                    second.makefile("rb").readline() == b"421 example.test too many connections\r\n"
+                )
+            assert reader.readline() == b"421 example.test timeout, closing\r\n"
+            assert reader.read() == b""

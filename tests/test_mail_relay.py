@@ -117,6 +117,7 @@ def test_relay_refused_without_auth_then_delivered_after_auth(pair: tuple[Kit, K
     assert submit(a, "alice@example.test", ["carol@remote.test"], body) == {}
     (stored,) = b.wait("carol@remote.test", 1)
     assert stored.count(b"Received: ") == 2
+    assert b" with ESMTPS " in stored  # A used opportunistic STARTTLS towards B
     assert b"Return-Path: <alice@example.test>" in stored
     assert stored.endswith(b"Hello Carol.\r\n")
 

@@ -52,6 +52,8 @@ def test_full_session_stat_list_uidl_retr_top_dele_quit(tmp_path: Path) -> None:
         assert caps["IMPLEMENTATION"] == ["Unigate"]
         assert client.user(USER) == b"+OK send pass"
         assert client.pass_(PASSWORD).startswith(b"+OK 3 message(s)")
+        trusted = pop.call(pop.server.classifier.classify, "127.0.0.1")
+        assert trusted.temp_trusted  # read-then-send: the client may now relay for a while
         sizes = [len(message(i)) for i in (1, 2, 3)]
         assert client.stat() == (3, sum(sizes))
         assert client.list()[1] == [
@@ -250,6 +252,13 @@ def test_garbage_gets_errors_and_other_sessions_are_unaffected(tmp_path: Path) -
         assert out.endswith(b"+OK Unigate POP3 server signing off\r\n")
         out = raw(pop.port(), [b"NOPE\r\n" * 50])
         assert out.endswith(b"-ERR too many errors, closing connection\r\n")
+        with socket.create_connection(("127.0.0.1", pop.port()), timeout=10) as sock:
+            sock.recv(1000)
+            sock.sendall(b"STLS\r\n")
+            assert sock.recv(1000) == b"+OK begin TLS negotiation\r\n"
+            sock.sendall(b"this is no TLS client hello\r\n" * 20)
+            while sock.recv(1000):  # perhaps a TLS alert, then the server closes
+                pass
         assert watcher.stat()[0] == 1
         watcher.quit()
 
@@ -292,6 +301,7 @@ def test_tls_context_is_verifiable(tmp_path: Path) -> None:
 def test_session_and_login_limits_answer_with_response_codes(tmp_path: Path) -> None:
     extra = "[pop]\nsessions_per_account = 2\nlogin_limit = 3\n"
     with pop_server(tmp_path, extra=extra) as pop:
+        assert poplib.POP3("127.0.0.1", pop.port(), timeout=10).capa()["LOGIN-DELAY"] == ["200"]
         one = login(pop.port())
         two = login(pop.port())
         third = poplib.POP3("127.0.0.1", pop.port(), timeout=10)
@@ -329,7 +339,9 @@ def test_foreign_mailbox_without_delete_right(tmp_path: Path) -> None:
         client = login(pop.port(), user=f"~boss/INBOX#{USER}")
         assert client.stat()[0] == 1
         assert client.retr(1)[1][2] == b"Subject: message 1"
-        with pytest.raises(poplib.error_proto, match="access right 'd' required|no right to delete"):
+        with pytest.raises(
+            poplib.error_proto, match="access right 'd' required|no right to delete"
+        ):
             client.dele(1)
         client.quit()
         assert "\\Seen" not in pop.flags(boss)[uid]  # no "s" right: Seen unchanged
@@ -338,3 +350,41 @@ def test_foreign_mailbox_without_delete_right(tmp_path: Path) -> None:
         with pytest.raises(poplib.error_proto, match=r"-ERR \[SYS/PERM\]"):
             client.pass_(PASSWORD)
         client.quit()
+
+
+def test_protocol_trace_masks_passwords(tmp_path: Path) -> None:
+    token = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode())
+    with pop_server(tmp_path) as pop:
+        login(pop.port()).quit()
+        raw(pop.port(), [b"AUTH PLAIN " + token + b"\r\n", b"QUIT\r\n"])
+        raw(pop.port(), [b"AUTH PLAIN\r\n", token + b"\r\n", b"QUIT\r\n"])
+        logs = pop.data_dir / "SystemLogs"
+    text = b"".join(path.read_bytes() for path in logs.rglob("*") if path.is_file())
+    assert b"inp: PASS *** (for alice@example.test)" in text and b"inp: AUTH PLAIN ***" in text
+    assert b"inp: AUTH PLAIN\n" in text and b"inp: *** (SASL response)" in text
+    assert PASSWORD.encode() not in text and token not in text
+
+
+def test_auth_scram_sha_256_with_final_challenge(tmp_path: Path) -> None:
+    scramp = pytest.importorskip("scramp")
+    with pop_server(tmp_path) as pop:
+        pop.deliver(message(1))
+        client = scramp.ScramClient(["SCRAM-SHA-256"], USER, PASSWORD)
+        with socket.create_connection(("127.0.0.1", pop.port()), timeout=10) as sock:
+            stream = sock.makefile("rwb")
+            stream.readline()
+
+            def send(line: bytes) -> bytes:
+                stream.write(line + b"\r\n")
+                stream.flush()
+                return stream.readline()
+
+            first = base64.b64encode(client.get_client_first().encode())
+            challenge = send(b"AUTH SCRAM-SHA-256 " + first)
+            assert challenge.startswith(b"+ ")
+            client.set_server_first(base64.b64decode(challenge[2:]).decode())
+            final = send(base64.b64encode(client.get_client_final().encode()))
+            assert final.startswith(b"+ ")  # RFC 5034: server-final data as a last challenge
+            client.set_server_final(base64.b64decode(final[2:]).decode())  # verifies the server
+            assert send(b"") == b"+OK 1 message(s) (154 octets)\r\n"
+            assert send(b"QUIT").startswith(b"+OK")

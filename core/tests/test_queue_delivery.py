@@ -809,3 +809,17 @@ async def test_the_routers_own_values_are_understood(harness: Harness) -> None:
     fields = report_fields(report)
     assert [f["Final-Recipient"] for f in fields[1:]] == ["rfc822; nobody@local.example"]
     assert "unknown account" in report.get_payload()[0].get_content()  # type: ignore[index]
+
+
+async def test_smtputf8_message_gets_a_global_report(harness: Harness) -> None:
+    harness.smtp.behaviour = lambda batch, n: (DeliveryOutcome.PERMANENT, "5.1.1", "no such user")
+    await harness.queue.submit(
+        envelope("дима@there.example", smtputf8=True, body="8BITMIME"), MESSAGE
+    )
+    await harness.queue.settle()
+    dsn = [b for b in harness.local.calls if b.envelope.source == "DSN"][0]
+    assert dsn.envelope.smtputf8
+    data = harness.local.data[-1]
+    assert b"Content-Type: message/global-delivery-status\r\n" in data
+    assert "Final-Recipient: utf-8; дима@there.example\r\n".encode() in data
+    assert b"Content-Type: message/global\r\n" in data

@@ -321,3 +321,22 @@ async def test_sigkill_mid_submit_loses_no_acknowledged_message(
         assert data.endswith(b"x" * 10000) and len(data) > 10000
     assert not list(directory.glob("*.tmp")) and not list(directory.glob("*.msg"))
     assert not (tmp_path / "BadFiles").exists()
+
+
+async def test_a_failed_write_is_never_acknowledged(tmp_path: Path) -> None:
+    calls = 0
+
+    def failing_fsync(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError(5, "I/O error")
+        os.fsync(fd)
+
+    (tmp_path / "Queue").mkdir()
+    queue = Queue(tmp_path / "Queue", fsync=failing_fsync, clock=FakeClock())
+    with pytest.raises(OSError):
+        await queue.submit(envelope("b@there.example"), MESSAGE)
+    assert list((tmp_path / "Queue").iterdir()) == []  # the .tmp is discarded
+    queue_id = await queue.submit(envelope("b@there.example"), MESSAGE)  # and the queue goes on
+    assert (tmp_path / "Queue" / f"{queue_id.rsplit('-', 1)[0]}.msg").exists()

@@ -121,6 +121,50 @@ class Authenticator:
             )
         return await self.authorize(account, service=service, peer_ip=peer_ip)
 
+    async def login_apop(
+        self,
+        login: str,
+        timestamp: str,
+        digest: str,
+        *,
+        service: str,
+        peer_ip: str | None = None,
+        local_ip: str | None = None,
+        secure: bool = False,
+    ) -> LoginOutcome:
+        """Verify an APOP login: MD5(timestamp + secret) against the stored secret.
+
+        Works only for passwords stored clear or reversibly (``A-crpt``): a one-way
+        verifier cannot answer a challenge, which is why APOP is advertised only where it
+        can work. Throttling, failure delay and the post-login checks are the same as for
+        :meth:`login`.
+        """
+        import hashlib
+        import hmac
+
+        from unigate.passwords import reveal_password
+
+        account = self.resolve(login, local_ip)
+        if self.throttle.blocked(peer_ip or "", account, time.monotonic()) > 0:
+            await anyio.sleep(FAILURE_DELAY)
+            return LoginOutcome(None, "Too many failed logins; try again later", temporary=True)
+        secret = None
+        if account is not None:
+            stored = self.objects.account_settings(account).get("Password")
+            if isinstance(stored, str) and stored:
+                secret = reveal_password(stored, self._server_key(stored))
+        expected = hashlib.md5((timestamp + (secret or "")).encode()).hexdigest()
+        if account is None or secret is None or not hmac.compare_digest(expected, digest.lower()):
+            return await self._failed(peer_ip, account, service, login)
+        return await self.authorize(account, service=service, peer_ip=peer_ip)
+
+    def can_reveal(self, account: str) -> bool:
+        """True when the account's password is stored clear or reversibly (APOP, CRAM-MD5 work)."""
+        from unigate.passwords import is_one_way
+
+        stored = self.objects.account_settings(account).get("Password")
+        return isinstance(stored, str) and bool(stored) and not is_one_way(stored)
+
     async def authorize(self, account: str, *, service: str, peer_ip: str | None) -> LoginOutcome:
         """Checks after the credentials proved ``account``: enabled services and plugin vetoes."""
         if not self.objects.service_enabled(account, service):

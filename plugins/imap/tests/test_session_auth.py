@@ -36,7 +36,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     extra = '[protection]\ncleartext_logins = "secure"\n'
-    with serve_in_thread(tmp_path_factory.mktemp("strict"), plugins=PLUGINS, extra=extra) as running:
+    with serve_in_thread(
+        tmp_path_factory.mktemp("strict"), plugins=PLUGINS, extra=extra
+    ) as running:
         running.server.objects.add_account("a@example.test", password="pw-a")
         yield running
 

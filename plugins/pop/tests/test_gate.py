@@ -50,7 +50,10 @@ def test_split_login_forms_of_the_manual() -> None:
 
 def test_apop_digest_rfc1939_example() -> None:
     # RFC 1939 section 7
-    assert apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf") == "c4c9334bac560ecc979e58001b3e22fb"
+    assert (
+        apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf")
+        == "c4c9334bac560ecc979e58001b3e22fb"
+    )
     stamp = make_timestamp("host.example", now=5)
     assert stamp.startswith("<") and stamp.endswith(".5@host.example>")
     assert make_timestamp("h") != make_timestamp("h")

@@ -20,3 +20,5 @@ class TestSlicedConformanceSmallFiles(DriverConformance):
     @pytest.fixture
     def driver(self) -> SlicedDriver:
         return SlicedDriver(max_file_size=8192)
+
+    crash_rounds = 6

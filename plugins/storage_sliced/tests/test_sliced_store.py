@@ -371,3 +371,24 @@ def test_losing_index_and_journal_keeps_every_message(tmp_path: Path) -> None:
     s.close()
     _s, again = _open(driver, path)
     assert again.warnings == [] and len(again.records) == 13
+
+
+def test_too_many_keywords_refused_without_damage(tmp_path: Path) -> None:
+    driver, path = _box(tmp_path)
+    s = _fill(driver, path, 2)
+    s.set_flags([FlagChange(1, frozenset(f"k{i}" for i in range(60)), 2)])
+    too_many = frozenset(f"x{i}" for i in range(10))
+    with pytest.raises(ValueError):
+        s.append([NewMessage(b"a\r\n"), NewMessage(b"b\r\n", too_many)])
+    with pytest.raises(ValueError):
+        s.set_flags([FlagChange(2, too_many, 3)])
+    (rec,) = s.append([NewMessage(b"ok\r\n", frozenset({"k5", "new1"}))])
+    assert rec.uid == 3
+    s.close()
+    s, st = _open(driver, path)
+    assert [r.uid for r in st.records] == [1, 2, 3]
+    assert st.records[2].flags == {"k5", "new1"} and len(st.records[0].flags) == 60
+    s.close()
+    (path / "index.bdx").unlink()
+    _s, rebuilt = _open(driver, path)
+    assert _key(rebuilt) == _key(st)

@@ -92,8 +92,14 @@ def compose_dsn(
     message_id: str,
     boundary: str,
     to: str,
+    utf8: bool = False,
 ) -> bytes:
-    """The bytes of one DSN about ``items`` (recipients of one message)."""
+    """The bytes of one DSN about ``items`` (recipients of one message).
+
+    With ``utf8`` (the message was sent with SMTPUTF8) the parts are RFC 6533's
+    ``message/global-delivery-status`` and ``message/global`` (or
+    ``message/global-headers``), which may carry UTF-8 addresses and headers.
+    """
     subject = subject_for(items)
     lines = [
         f"From: Mail Delivery System <MAILER-DAEMON@{reporting_mta}>",
@@ -115,7 +121,7 @@ def compose_dsn(
         *_human_part(envelope, queue_id, items, reporting_mta),
         "",
         f"--{boundary}",
-        "Content-Type: message/delivery-status",
+        f"Content-Type: message/{'global-' if utf8 else ''}delivery-status",
         "",
         *_status_part(envelope, items, reporting_mta),
         "",
@@ -124,12 +130,18 @@ def compose_dsn(
     text = "\r\n".join(lines).encode("utf-8") + b"\r\n"
     if return_full:
         returned = original
-        part_head = b"Content-Type: message/rfc822\r\n"
+        part_head = (
+            b"Content-Type: message/global\r\n" if utf8 else b"Content-Type: message/rfc822\r\n"
+        )
         if not returned.endswith(b"\n"):
             returned += b"\r\n"
     else:
         returned = split_headers(original)
-        part_head = b"Content-Type: text/rfc822-headers\r\n"
+        part_head = (
+            b"Content-Type: message/global-headers\r\n"
+            if utf8
+            else b"Content-Type: text/rfc822-headers\r\n"
+        )
     content_disposition = b"Content-Description: Undelivered message\r\n\r\n"
     tail = f"--{boundary}--\r\n".encode()
     return text + part_head + content_disposition + returned + tail

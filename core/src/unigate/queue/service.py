@@ -33,16 +33,17 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
 
 from unigate.queue import spoolfile
+from unigate.queue.admin import QueueAdmin
 from unigate.queue.clock import Clock, SystemClock
 from unigate.queue.commit import GroupCommit
 from unigate.queue.disk import SpoolDirectory
-from unigate.queue.dsn import Action, ReportItem, compose_dsn, split_headers
+from unigate.queue.dsn import Action, ReportItem, compose_dsn
 from unigate.queue.enqueuer import (
     ERROR_MODULE,
     NULL_MODULE,
@@ -50,12 +51,10 @@ from unigate.queue.enqueuer import (
     check_message,
     route_envelope,
 )
-from unigate.queue.errors import CorruptFile, QueueError, QueueFull, UnknownMessage
+from unigate.queue.errors import CorruptFile, QueueError, QueueFull
 from unigate.queue.model import (
     HostQueue,
     QueuedMessage,
-    QueueEntry,
-    RecipientEntry,
     RecipientState,
     Spool,
 )
@@ -76,7 +75,7 @@ _T = DeliveryOutcome.TEMPORARY
 _P = DeliveryOutcome.PERMANENT
 
 
-class Queue:
+class Queue(QueueAdmin):
     """The kernel's message queue over one ``Queue`` directory.
 
     ``router`` maps an address to a route (sync or async; see
@@ -415,7 +414,10 @@ class Queue:
             for message_id, indexes in list(host.members.items()):
                 if host.active >= concurrency or self._active >= self.settings.max_active:
                     break
-                message = self._messages[message_id]
+                message = self._messages.get(message_id)
+                if message is None:  # done meanwhile
+                    del host.members[message_id]
+                    continue
                 due: list[int] = []
                 for index in sorted(indexes):
                     state = message.recipients[index]
@@ -453,6 +455,8 @@ class Queue:
         try:
             results, deferred = await self._attempt(host, message, indexes)
             await self._apply(host, message, results, deferred)
+        except Exception:  # a disk error: logged; the recipients are retried after a restart
+            log.exception("DEQUEUER cannot record the results of %s", message.id)
         finally:
             for index in indexes:
                 message.recipients[index].in_flight = False
@@ -740,7 +744,11 @@ class Queue:
                         spoolfile.REPORTED, {"n": message.number, "i": delays, "k": "delay"}
                     )
                 )
-            await self._record(message, records)
+            try:
+                await self._record(message, records)
+            except OSError:  # the report went out; a restart may send it again
+                log.exception("DEQUEUER cannot record the report about %s", message.id)
+                return
             for index in finals:
                 message.recipients[index].reported = True
         finally:
@@ -766,6 +774,9 @@ class Queue:
             full = policy == "body-by-default"
         self._dsn_counter += 1
         now = self.clock.now()
+        utf8 = envelope.smtputf8 or any(
+            not (item.recipient.address + (item.recipient.orcpt or "")).isascii() for item in items
+        )
         tag = f"{message.id}.{self._dsn_counter}"
         mta = self.settings.reporting_mta
         data = compose_dsn(
@@ -779,18 +790,22 @@ class Queue:
             message_id=f"dsn-{tag}@{mta}",
             boundary=f"{tag}/{mta}",
             to=envelope.return_path,
+            utf8=utf8,
         )
         recipients = [Recipient(envelope.return_path)]
         copy_to = self.settings.copy_failure_reports_to
         if failed and copy_to and copy_to != envelope.return_path:
             recipients.append(Recipient(copy_to))
-        returned = original if full else split_headers(original)
-        eight_bit = any(byte > 127 for byte in returned) or any(byte > 127 for byte in data[:4096])
+        body: Literal["7BIT", "8BITMIME", "BINARYMIME"] = "8BITMIME"
+        if full and envelope.body == "BINARYMIME":
+            body = "BINARYMIME"
+        elif data.isascii():
+            body = "7BIT"
         report = Envelope(
             return_path="",
             recipients=tuple(recipients),
-            body="8BITMIME" if eight_bit else "7BIT",
-            smtputf8=envelope.smtputf8 and full,
+            body=body,
+            smtputf8=utf8,
             source="DSN",
             received_at=now,
         )
@@ -806,171 +821,24 @@ class Queue:
             return
         message.done = True
         del self._messages[message.id]
+        for state in message.recipients:
+            host = self._hosts.get(message.key_of(state.index))
+            if host is not None:
+                host.members.pop(message.id, None)
         self._reporting.discard(message.id)
         message.spool.live -= 1
         if message.spool.live <= 0 and self._tasks is not None:
-            self._tasks.start_soon(anyio.to_thread.run_sync, self.disk.remove, message.spool.path)
+            self._tasks.start_soon(
+                anyio.to_thread.run_sync, self._remove_quietly, message.spool.path
+            )
         elif message.spool.live <= 0:
-            self.disk.remove(message.spool.path)
+            self._remove_quietly(message.spool.path)
 
-    # ------------------------------------------------------------------ administration
-
-    @contextlib.asynccontextmanager
-    async def _admin(self) -> Any:
-        """Run an admin operation: in memory when running, else on the directory."""
-        if self._running:
-            yield
-            return
-        await anyio.to_thread.run_sync(self.disk.lock)
+    def _remove_quietly(self, path: Path) -> None:
         try:
-            await self._load(schedule=False)
-            yield
-        finally:
-            self._loaded = False
-            self.disk.unlock()
-
-    def _entry(self, message: QueuedMessage, headers: str = "") -> QueueEntry:
-        now = self.clock.now()
-        recipients = []
-        for state in message.recipients:
-            recipient = message.envelope.recipients[state.index]
-            module, key = message.key_of(state.index)
-            host = self._hosts.get((module, key))
-            retry_at: float | None = None
-            if state.final is not None:
-                status = {
-                    DeliveryOutcome.DELIVERED: "delivered",
-                    DeliveryOutcome.RELAYED: "relayed",
-                }.get(state.final.outcome, "failed")
-            elif state.in_flight:
-                status = "processing"
-            elif host is not None and host.delayed_until > now:
-                status, retry_at = "delayed", host.delayed_until
-            elif state.next_attempt > now:
-                status, retry_at = "suspended", state.next_attempt
-            else:
-                status = "ready"
-            last = (
-                state.final if state.final is not None and state.final.outcome is _P else state.last
-            )
-            recipients.append(
-                RecipientEntry(
-                    index=state.index,
-                    address=recipient.address,
-                    module=module,
-                    queue=key,
-                    state=status,
-                    attempts=state.attempts,
-                    retry_at=retry_at,
-                    last_error=f"{last.status} {last.text}".strip() if last is not None else "",
-                )
-            )
-        envelope = message.envelope
-        return QueueEntry(
-            id=message.id,
-            return_path=envelope.return_path,
-            source=envelope.source,
-            envid=envelope.envid,
-            auth_account=envelope.auth_account,
-            size=message.size,
-            received_at=envelope.received_at,
-            recipients=tuple(recipients),
-            headers=headers,
-        )
-
-    def _get(self, message_id: str) -> QueuedMessage:
-        message = self._messages.get(message_id)
-        if message is None:
-            raise UnknownMessage(message_id)
-        return message
-
-    async def list(self) -> list[QueueEntry]:
-        """Every message in the queue, oldest first (``unigate queue list``)."""
-        async with self._admin():
-            messages = sorted(self._messages.values(), key=lambda m: (m.envelope.received_at, m.id))
-            return [self._entry(message) for message in messages]
-
-    async def show(self, message_id: str) -> QueueEntry:
-        """One message with its header block (``unigate queue show ID``)."""
-        async with self._admin():
-            message = self._get(message_id)
-            data = await self._read(message)
-            headers = split_headers(data).decode("utf-8", "replace")
-            return self._entry(message, headers)
-
-    async def read(self, message_id: str) -> bytes:
-        """The bytes of a queued message."""
-        async with self._admin():
-            return await self._read(self._get(message_id))
-
-    async def retry(self, message_id: str | None = None) -> int:
-        """Release delays now: of one message, or of every message (``queue retry``).
-
-        Returns the number of recipients released.
-        """
-        async with self._admin():
-            targets = (
-                [self._get(message_id)] if message_id is not None else list(self._messages.values())
-            )
-            released = 0
-            for message in targets:
-                for state in message.recipients:
-                    if state.final is None:
-                        state.next_attempt = 0.0
-                        released += 1
-                        host = self._hosts.get(message.key_of(state.index))
-                        if host is not None:
-                            host.delayed_until = 0.0
-                await self._record(
-                    message, [spoolfile.encode_json(spoolfile.RETRY, {"n": message.number})]
-                )
-            self._kick()
-            return released
-
-    async def delete(
-        self, message_id: str, *, report: bool = False, text: str = "deleted by the administrator"
-    ) -> int:
-        """Reject the recipients of a message that are not being processed (``queue delete``).
-
-        With ``report`` the sender gets a failure report (when the recipients asked for
-        one); without, the manual's "Suppress Failed Delivery Reports". Returns the
-        number of recipients rejected; the message leaves the queue once none is left.
-        """
-        async with self._admin():
-            message = self._get(message_id)
-            now = self.clock.now()
-            records = []
-            items = []
-            rejected = 0
-            for state in message.recipients:
-                if state.final is not None or state.in_flight:
-                    continue
-                result = RecipientResult(state.index, _P, "5.0.0", text)
-                item = self._report_item(message, result, state.last, now=now) if report else None
-                state.final = result
-                state.reported = item is None
-                if item is not None:
-                    items.append(item)
-                records.append(
-                    self._status_record(
-                        spoolfile.FINAL, message, result, state, rep=item is not None
-                    )
-                )
-                module_key = message.key_of(state.index)
-                host = self._hosts.get(module_key)
-                if host is not None and message.id in host.members:
-                    host.members[message.id].discard(state.index)
-                    if not host.members[message.id]:
-                        del host.members[message.id]
-                rejected += 1
-            await self._record(message, records)
-            if items and self._running:
-                message.reports.extend(items)
-                message.report_due = now
-                self._reporting.add(message.id)
-            self._settle(message)
-            self._kick()
-            return rejected
+            self.disk.remove(path)
+        except OSError:  # the next start finds it finished and tries again
+            log.exception("DEQUEUER cannot remove %s", path.name)
 
     # ------------------------------------------------------------------ testing aid
 
@@ -1003,9 +871,10 @@ class Queue:
             if host.delayed_until > now or not host.members:
                 continue
             for message_id, indexes in host.members.items():
-                message = self._messages[message_id]
-                if any(
+                message = self._messages.get(message_id)
+                if message is not None and any(
                     not message.recipients[i].in_flight
+                    and message.recipients[i].final is None
                     and message.recipients[i].next_attempt <= now
                     for i in indexes
                 ):

@@ -28,6 +28,8 @@ async def _handle(connection: Any) -> None:
 @hookimpl
 def unigate_listeners() -> list[ListenerSpec]:
     return [
-        ListenerSpec("imap", 143, _handle, tls=TLSMode.STARTTLS, description="IMAP4rev2 (STARTTLS)"),
+        ListenerSpec(
+            "imap", 143, _handle, tls=TLSMode.STARTTLS, description="IMAP4rev2 (STARTTLS)"
+        ),
         ListenerSpec("imaps", 993, _handle, tls=TLSMode.IMPLICIT, description="IMAP4rev2 over TLS"),
     ]

@@ -23,11 +23,15 @@ class ImapSettings(BaseModel):
     max_command_size: int = Field(
         80 * 1024 * 1024, ge=1024, description="all lines and literals of one command, bytes"
     )
-    autologout: float = Field(1800.0, gt=0, description="idle seconds before an authenticated session is closed")
+    autologout: float = Field(
+        1800.0, gt=0, description="idle seconds before an authenticated session is closed"
+    )
     autologout_unauthenticated: float = Field(
         60.0, gt=0, description="idle seconds before a session that has not logged in is closed"
     )
-    idle_timeout: float = Field(1800.0, gt=0, description="longest IDLE without client traffic, seconds")
+    idle_timeout: float = Field(
+        1800.0, gt=0, description="longest IDLE without client traffic, seconds"
+    )
     max_bad_commands: int = Field(
         50, ge=1, description="consecutive BAD commands before the session is dropped"
     )

@@ -68,14 +68,23 @@ class LocalDelivery(DeliveryModule):
         self.server = server
         #: messages received before this moment may have been stored by a crashed run
         self.started = time.time()
+        self._enabled: dict[str, tuple[float, bool]] = {}
+
+    def mail_enabled(self, account: str) -> bool:
+        """The account's Mail service switch, re-read at most once a second."""
+        now = time.monotonic()
+        cached = self._enabled.get(account)
+        if cached is None or now - cached[0] > 1.0:
+            cached = (now, self.server.objects.service_enabled(account, "mail"))
+            self._enabled[account] = cached
+        return cached[1]
 
     async def deliver(self, batch: DeliveryBatch) -> Sequence[RecipientResult]:
         manager = self.server.service("mailboxes")
         if manager is None:
             raise DeferQueue("no mailbox storage is installed", status="4.3.0")
         account = batch.queue
-        objects = self.server.objects
-        if not objects.service_enabled(account, "mail"):
+        if not self.mail_enabled(account):
             raise DeferQueue("mail service is disabled", status="4.2.1", retry_after=DISABLED_RETRY)
         data = await batch.read()
         envelope = batch.envelope

@@ -40,7 +40,9 @@ class AccountGate:
     def admit(self, account: str, now: float) -> Refusal | None:
         """Admit a session of ``account`` (count it) or say why not."""
         if self.sessions_per_account and self._open[account] >= self.sessions_per_account:
-            return Refusal(True, f"{self._open[account]} POP sessions are already open for this account")
+            return Refusal(
+                True, f"{self._open[account]} POP sessions are already open for this account"
+            )
         if self.logins:
             recent = self._recent.setdefault(account, deque())
             while recent and recent[0] <= now - self.window:

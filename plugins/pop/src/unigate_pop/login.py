@@ -8,29 +8,22 @@
   password, so it works only for accounts whose password is stored reversibly.
 
 The kernel's authentication service owns throttling, service checks and vetoes; APOP
-goes through ``server.auth.login_apop`` when the kernel offers it. Until then
-:func:`verify_apop` checks clear-text stored passwords itself and reports through the
-service's own failure and authorization steps, so throttling and vetoes still apply.
+goes through ``server.auth.login_apop`` (clear or reversibly stored passwords).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
 import time
 from typing import Any
-
-import anyio
 
 from unigate.api import LoginOutcome
 
 __all__ = ["INBOX", "apop_digest", "make_timestamp", "split_login", "verify_apop"]
 
 INBOX = "INBOX"
-_REVERSIBLE = "\x01"
-_HASHED = "\x02"
 
 
 def split_login(name: str) -> tuple[str, str]:
@@ -67,31 +60,6 @@ async def verify_apop(
     secure: bool,
 ) -> LoginOutcome:
     """Check an APOP login; returns the kernel's :class:`~unigate.api.LoginOutcome`."""
-    auth = server.auth
-    native = getattr(auth, "login_apop", None)
-    if native is not None:
-        return await native(
-            login,
-            timestamp,
-            digest,
-            service=service,
-            peer_ip=peer_ip,
-            local_ip=local_ip,
-            secure=secure,
-        )
-    account = auth.resolve(login, local_ip)
-    if auth.throttle.blocked(peer_ip or "", account, time.monotonic()) > 0:
-        await anyio.sleep(0.25)
-        return LoginOutcome(None, "Too many failed logins; try again later", temporary=True)
-    secret = None
-    if account is not None:
-        stored = server.objects.account_settings(account).get("Password")
-        if isinstance(stored, str) and stored and not stored.startswith((_REVERSIBLE, _HASHED)):
-            secret = stored
-    if (
-        secret is None
-        or account is None
-        or not hmac.compare_digest(apop_digest(timestamp, secret), digest)
-    ):
-        return await auth._failed(peer_ip, account, service, login)
-    return await auth.authorize(account, service=service, peer_ip=peer_ip)
+    return await server.auth.login_apop(
+        login, timestamp, digest, service=service, peer_ip=peer_ip, local_ip=local_ip, secure=secure
+    )

@@ -9,6 +9,7 @@ the UPDATE state, so nothing it marked is deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from typing import Any
@@ -32,6 +33,29 @@ _TEMP = p.ResponseCode.SYS_TEMP
 async def handle(connection: Any) -> None:
     """The listener handler of ``pop3`` and ``pop3s``."""
     await PopSession(connection, connection.server.settings.section("pop")).run()
+
+
+def trace(event: p.Event) -> bytes:
+    """The command an event stands for, for the protocol trace, with secrets masked."""
+    if isinstance(event, p.Pass):
+        text = f"PASS *** (for {event.user})"
+    elif isinstance(event, p.Auth):
+        text = f"AUTH {event.mechanism}" + (" ***" if event.initial is not None else "")
+    elif isinstance(event, p.AuthResponse):
+        text = "*" if event.data is None and not event.malformed else "*** (SASL response)"
+    elif isinstance(event, p.ProtocolError):
+        text = f"(rejected: {event.reply.text})"
+    elif isinstance(event, p.Unknown):
+        text = f"{event.keyword} {event.argument}".rstrip()
+    elif isinstance(event, p.AuthList):
+        text = "AUTH"
+    else:
+        values = [getattr(event, f.name) for f in dataclasses.fields(event)]
+        words = [type(event).__name__.upper()] + [
+            str(v) for v in values if isinstance(v, (int, str)) and not isinstance(v, bool)
+        ]
+        text = " ".join(words)
+    return text.encode("utf-8", "replace")
 
 
 def gate(server: Any) -> AccountGate:
@@ -74,17 +98,16 @@ class PopSession:
             while self.core.state is not p.PopState.CLOSED:
                 event = self.core.next_event()
                 if event is p.NEED_DATA:
-                    if not await self._read():
-                        break
+                    await self._read()
                     continue
                 if event is p.PAUSED or isinstance(event, p.ConnectionClosed):
                     break
                 assert isinstance(event, p.Event)
+                self.connection.log.data("inp", trace(event))
                 reply = await self.dispatch(event)
                 await self._write(self.core.send(reply))
-                if self.core.state is p.PopState.STARTTLS:
-                    await self.connection.start_tls()
-                    self.core.start_tls_done()
+                if self.core.state is p.PopState.STARTTLS and not await self._start_tls():
+                    break
         finally:
             if self._admitted is not None:
                 gate(self.server).release(self._admitted)
@@ -92,24 +115,26 @@ class PopSession:
                 with anyio.CancelScope(shield=True):
                     await self.maildrop.close()
 
-    async def _read(self) -> bool:
-        data = b""
+    async def _read(self) -> None:
+        """Feed the core the next bytes; at end of stream, shutdown or idle timeout, an EOF."""
         with anyio.move_on_after(self.settings.idle_timeout):
             data = await self.connection.receive()
-            if not data:
-                if self.connection.closing:
-                    await self._write(p.err("server shutting down", _TEMP).encode())
-                return self._eof()
-            self.connection.log.data(
-                "inp", b"PASS ***\r\n" if data[:5].upper() == b"PASS " else data
-            )
+            if not data and self.connection.closing:
+                await self._write(p.err("server shutting down", _TEMP).encode())
             self.core.receive_data(data)
-            return True
+            return
         await self._write(p.err("autologout: idle for too long", _TEMP).encode())
-        return self._eof()
-
-    def _eof(self) -> bool:
         self.core.receive_data(b"")
+
+    async def _start_tls(self) -> bool:
+        try:
+            await self.connection.start_tls()
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:  # noqa: BLE001 - ssl, timeout, broken stream: end the session
+            self.connection.log.problem(f"STLS handshake failed: {type(exc).__name__}: {exc}")
+            return False
+        self.core.start_tls_done()
         return True
 
     async def _write(self, data: bytes) -> None:
@@ -151,6 +176,9 @@ class PopSession:
                 caps.append("SASL " + " ".join(mechanisms))
             if self._stls_possible():
                 caps.append("STLS")
+        if self.settings.login_limit:
+            delay = int(self.settings.login_window // self.settings.login_limit)
+            caps.append(f"LOGIN-DELAY {delay}")
         caps.append("IMPLEMENTATION Unigate")
         return caps
 

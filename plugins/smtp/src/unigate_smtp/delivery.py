@@ -178,29 +178,34 @@ class SmtpDelivery(DeliveryModule):
         data = await batch.read()
         problems: list[str] = []
         for target in targets:
-            try:
-                return await self._send(batch, target, data)
-            except (
-                _Failed,
-                OSError,
-                TimeoutError,
-                RemoteProtocolError,
-                anyio.EndOfStream,
-            ) as error:
-                problems.append(f"{target.host}[{target.address}]:{target.port}: {error}")
-            except anyio.BrokenResourceError as error:
-                problems.append(f"{target.host}: connection broken ({error})")
+            for tls in (True, False):
+                try:
+                    return await self._send(batch, target, data, tls=tls)
+                except ssl.SSLError as error:  # opportunistic: retry this host in clear
+                    problems.append(f"{target.host}: TLS failed ({error})")
+                    continue
+                except (
+                    _Failed,
+                    OSError,
+                    TimeoutError,
+                    RemoteProtocolError,
+                    anyio.EndOfStream,
+                ) as error:
+                    problems.append(f"{target.host}[{target.address}]:{target.port}: {error}")
+                except anyio.BrokenResourceError as error:
+                    problems.append(f"{target.host}: connection broken ({error})")
+                break
         raise DeferQueue("; ".join(problems)[:900] or "no host answered", status="4.4.1")
 
     async def _send(
-        self, batch: DeliveryBatch, target: Target, data: bytes
+        self, batch: DeliveryBatch, target: Target, data: bytes, *, tls: bool = True
     ) -> list[RecipientResult]:
         settings = self.settings
         with anyio.fail_after(settings.connect_timeout):
             stream: ByteStream = await anyio.connect_tcp(target.address, target.port)
         client = ClientConnection()
         try:
-            return await _Exchange(self, batch, target, stream, client, data).run()
+            return await _Exchange(self, batch, target, stream, client, data, tls).run()
         finally:
             await stream.aclose()
 
@@ -216,7 +221,9 @@ class _Exchange:
         stream: ByteStream,
         client: ClientConnection,
         data: bytes,
+        tls: bool = True,
     ) -> None:
+        self.tls = tls
         self.module = module
         self.batch = batch
         self.target = target
@@ -253,7 +260,7 @@ class _Exchange:
             reply = await self.command(client.helo(name))
             if not reply.is_positive:
                 raise _Failed(f"HELO: {quote(reply)}")
-        if self.module.settings.starttls and client.supports("STARTTLS"):
+        if self.tls and self.module.settings.starttls and client.supports("STARTTLS"):
             reply = await self.command(client.starttls())
             if reply.code == 220:
                 self.stream = await TLSStream.wrap(

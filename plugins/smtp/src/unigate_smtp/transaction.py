@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unigate.api import sasl
+from unigate_hookspecs import CONTINUE, Verdict
 from unigate_hookspecs.delivery import Envelope, Recipient
 from unigate_hookspecs.routing import FailureKind, Route, RouteFailure, RouteOp
 from unigate_smtp.policy import SmtpState, protocol_name, received_header, verdict_reply
@@ -131,7 +132,10 @@ class SmtpSession:
             return [Reply(214, "2.0.0", "See RFC 5321")]
         return [Reply(502, "5.5.1", "Command not implemented")]
 
-    async def _judge(self, hook: str, **kwargs: Any) -> Any:
+    async def _judge(self, hook: str, **kwargs: Any) -> Verdict:
+        caller = getattr(self.server.pm.hook, hook, None)
+        if caller is None or not caller.get_hookimpls():
+            return CONTINUE  # the hot path: nobody judges
         return await self.server.judge(hook, server=self.server, session=self, **kwargs)
 
     async def _mail(self, event: MailFrom) -> Reply:

@@ -28,10 +28,15 @@ class FlagCodec:
         self._cache.clear()
 
     def encode(self, flags: frozenset[str]) -> tuple[int, int, list[tuple[int, str]]]:
-        """Return (system bits, keyword bits, newly defined (id, name) keywords)."""
+        """Return (system bits, keyword bits, newly defined (id, name) keywords).
+
+        Atomic: when the keyword table would overflow, ValueError is raised and
+        nothing is defined.
+        """
         sysbits = 0
         kwbits = 0
         new: list[tuple[int, str]] = []
+        pending: dict[str, int] = {}
         for f in flags:
             low = f.lower()
             bit = SYSTEM_BITS.get(low)
@@ -40,13 +45,17 @@ class FlagCodec:
                 continue
             kid = self._ids.get(low)
             if kid is None:
-                kid = len(self.keywords)
+                kid = pending.get(low)
+            if kid is None:
+                kid = len(self.keywords) + len(new)
                 if kid >= MAX_KEYWORDS:
                     raise ValueError(f"more than {MAX_KEYWORDS} keywords in one mailbox")
-                self.keywords.append(f)
-                self._ids[low] = kid
+                pending[low] = kid
                 new.append((kid, f))
             kwbits |= 1 << kid
+        for kid, name in new:
+            self.keywords.append(name)
+            self._ids[name.lower()] = kid
         return sysbits, kwbits, new
 
     def decode(self, sysbits: int, kwbits: int) -> frozenset[str]:

@@ -417,10 +417,11 @@ class SlicedStore(MailboxStore):
         pending: dict[int, list[bytes]] = {}
         start_count = len(self._cols)
         records: list[MessageRecord] = []
-        log_entries: list[bytes] = []
+        # define the batch's new keywords first: this is the only step that can refuse
+        _s, _k, new_kw = self._codec.encode(frozenset().union(*(m.flags for m in messages)))
+        log_entries = [changelog.keyword_entry(i, n) for i, n in new_kw]
         for msg in messages:
-            sysbits, kwbits, new_kw = self._codec.encode(msg.flags)
-            log_entries += [changelog.keyword_entry(i, n) for i, n in new_kw]
+            sysbits, kwbits, _none = self._codec.encode(msg.flags)
             date = msg.internal_date or now
             uid = h.uidnext
             head, body_at = frames.frame(
@@ -465,12 +466,12 @@ class SlicedStore(MailboxStore):
         assert self._log is not None, "load() first"
         pos = self._positions()
         rows: list[tuple[int, int, int, int]] = []
-        entries: list[bytes] = []
+        _s, _k, new_kw = self._codec.encode(frozenset().union(*(c.flags for c in changes)))
+        entries = [changelog.keyword_entry(i, n) for i, n in new_kw]
         for ch in changes:
             if ch.uid not in pos or ch.uid in self._expunged:
                 continue
-            sysbits, kwbits, new_kw = self._codec.encode(ch.flags)
-            entries += [changelog.keyword_entry(i, n) for i, n in new_kw]
+            sysbits, kwbits, _none = self._codec.encode(ch.flags)
             rows.append((ch.uid, sysbits, kwbits, ch.modseq))
             self._override[ch.uid] = (sysbits, kwbits, ch.modseq)
             self._header.highestmodseq = max(self._header.highestmodseq, ch.modseq)

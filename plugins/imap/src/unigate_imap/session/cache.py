@@ -10,6 +10,7 @@ BODYSTRUCTURE and BODY encodings and the `MessageStructure` JSON, concatenated.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,8 +83,6 @@ async def get_info(box: Any, uid: int, raw: bytes | None = None) -> tuple[MimeIn
     if raw is None:
         raw = await box.read(uid)
     info = info_of(Message(raw))
-    try:
+    with contextlib.suppress(Exception):  # an unwritable cache is only slower
         await box.cache_put(uid, CACHE_KEY, info.dumps())
-    except Exception:  # noqa: BLE001 - a cache that cannot be written is only slower
-        pass
     return info, raw

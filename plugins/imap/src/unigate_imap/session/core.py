@@ -10,6 +10,7 @@ never reaches another session.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -207,10 +208,8 @@ class ImapSession:
         finally:
             with anyio.CancelScope(shield=True):
                 await self.unselect()
-                try:
+                with contextlib.suppress(Exception):  # the peer is gone
                     await self.flush()
-                except Exception:  # noqa: BLE001 - the peer is gone
-                    pass
 
     async def execute(self, cmd: p.Command) -> None:
         spec = DISPATCH.get(type(cmd))

@@ -8,6 +8,7 @@ header block (cached per message) or the whole message.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,10 +107,8 @@ async def _header(box: Any, uid: int) -> bytes:
         return bytes(cached)
     raw = await box.read(uid)
     header = raw[: find_body_start(raw, 0, len(raw))]
-    try:
+    with contextlib.suppress(Exception):  # an unwritable cache is only slower
         await box.cache_put(uid, HEADER_KEY, header)
-    except Exception:  # noqa: BLE001 - only slower next time
-        pass
     return header
 
 
@@ -170,8 +169,11 @@ async def search_(s: ImapSession, cmd: p.Search) -> bytes:
     if "SAVE" in wanted:
         chosen = found
         if wanted & {"MIN", "MAX"} and not wanted & {"ALL", "COUNT"} and found:
-            chosen = [m for i, m in enumerate(found) if (i == 0 and "MIN" in wanted)
-                      or (i == len(found) - 1 and "MAX" in wanted)]
+            chosen = [
+                m
+                for i, m in enumerate(found)
+                if (i == 0 and "MIN" in wanted) or (i == len(found) - 1 and "MAX" in wanted)
+            ]
         sel.saved = [m.uid for m in chosen]
         wanted.discard("SAVE")
         if not wanted:
@@ -194,8 +196,10 @@ async def search_(s: ImapSession, cmd: p.Search) -> bytes:
 async def sort_(s: ImapSession, cmd: p.Sort) -> bytes:
     sel = s.selected
     assert sel is not None
-    need = max(need_of(cmd.key), max(
-        (NONE if c.key in ("ARRIVAL", "SIZE") else HEADER for c in cmd.criteria), default=NONE))
+    need = max(
+        need_of(cmd.key),
+        max((NONE if c.key in ("ARRIVAL", "SIZE") else HEADER for c in cmd.criteria), default=NONE),
+    )
     messages = await load_messages(sel, need)
     found = _run(cmd.key, messages, _context(sel, messages))
     ordered = sort(found, cmd.criteria)

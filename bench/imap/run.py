@@ -1,0 +1,386 @@
+"""IMAP benchmark: the same mailbox served by unigate and by Dovecot, on loopback.
+
+Not a test: a script that prints a table. For each ``--count`` (default 10,000) a
+mailbox of generated messages (2-6 KB, 1 % with "needle" in the Subject) is loaded
+into each server through IMAP APPEND (20 parallel sessions), then timed:
+
+* login+select      -- connect, LOGIN, SELECT INBOX (mean of 10);
+* fetch flags       -- ``FETCH 1:* (UID FLAGS RFC822.SIZE)``;
+* fetch envelope    -- ``FETCH 1:* ENVELOPE``, first (cold) then again (warm);
+* uid search header -- ``UID SEARCH HEADER Subject needle``;
+* 1000 bodies       -- ``UID FETCH 1:1000 BODY.PEEK[]``;
+* 20 sessions mixed -- 20 concurrent sessions each: login, select, fetch flags, a
+                       search, 50 bodies, a STORE, logout (wall time).
+
+Servers: unigate (``python -m unigate serve``, imap + storage_sliced, log level 2) and
+Dovecot (Debian ``dovecot-imapd``, a private instance with Maildir storage, started
+with ``dovecot -F -c CONF``; skipped when it is not installed or ``--no-dovecot``).
+Ratios are Dovecot time / unigate time (> 1: unigate is faster).
+
+Usage::
+
+    python bench/imap/run.py                       # 10,000 messages, both servers
+    python bench/imap/run.py --count 1000          # a quick run
+    python bench/imap/run.py --count 10000 --count 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+USER = "bench@bench.test"
+PASSWORD = "pw"
+SESSIONS = 20
+
+
+# ------------------------------------------------------------------ a tiny client
+class Client:
+    """A blocking IMAP client that reads whole responses up to the tagged line."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=600)
+        self.buf = bytearray()
+        self.n = 0
+        self._until(b"\r\n")
+
+    def _until(self, marker: bytes) -> bytes:
+        while True:
+            i = self.buf.find(marker)
+            if i >= 0:
+                end = i + len(marker)
+                out = bytes(self.buf[:end])
+                del self.buf[:end]
+                return out
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError(bytes(self.buf[-200:]))
+            self.buf += chunk
+
+    def cmd(self, text: str | bytes) -> bytes:
+        self.n += 1
+        tag = b"B%d" % self.n
+        data = text.encode() if isinstance(text, str) else text
+        self.sock.sendall(tag + b" " + data + b"\r\n")
+        return self.wait(tag)
+
+    def wait(self, tag: bytes) -> bytes:
+        buf = bytearray()
+        while True:
+            line = self._until(b"\r\n")
+            buf += line
+            if line.startswith(tag + b" "):
+                if not line.startswith(tag + b" OK"):
+                    raise RuntimeError(line.decode(errors="replace"))
+                return bytes(buf)
+            if line.endswith(b"}\r\n"):  # a literal follows
+                size = int(line[line.rindex(b"{") + 1 : -3].rstrip(b"+"))
+                while len(self.buf) < size:
+                    chunk = self.sock.recv(1 << 20)
+                    if not chunk:
+                        raise EOFError
+                    self.buf += chunk
+                buf += self.buf[:size]
+                del self.buf[:size]
+
+    def login(self) -> None:
+        self.cmd(f'LOGIN "{USER}" "{PASSWORD}"')
+
+    def append_many(self, messages: list[bytes]) -> None:
+        tags = []
+        for msg in messages:
+            self.n += 1
+            tag = b"B%d" % self.n
+            tags.append(tag)
+            self.sock.sendall(tag + b" APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+        for tag in tags:
+            self.wait(tag)
+
+    def close(self) -> None:
+        try:
+            self.cmd("LOGOUT")
+        except (OSError, EOFError, RuntimeError):
+            pass
+        self.sock.close()
+
+
+def make_message(n: int, rng: random.Random) -> bytes:
+    subject = f"needle report {n}" if n % 100 == 0 else f"bench message {n}"
+    head = (
+        f"From: Sender {n % 97} <s{n % 97}@bench.test>\r\n"
+        f"To: Bench <{USER}>\r\nCc: other{n % 13}@bench.test\r\n"
+        f"Subject: {subject}\r\nDate: Mon, 02 Nov 2026 10:{n % 60:02d}:00 +0000\r\n"
+        f"Message-ID: <{n}@bench.test>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    ).encode()
+    line = b"The quick brown fox jumps over the lazy dog 0123456789.\r\n"
+    return head + line * rng.randint(30, 100)
+
+
+def populate(port: int, count: int) -> float:
+    rng = random.Random(7)
+    messages = [make_message(n, rng) for n in range(1, count + 1)]
+    chunks = [messages[i::SESSIONS] for i in range(SESSIONS)]
+    start = time.perf_counter()
+    # keep the arrival order deterministic enough: append in rounds of SESSIONS x 50
+    errors: list[BaseException] = []
+
+    def work(part: list[bytes]) -> None:
+        try:
+            c = Client(port)
+            c.login()
+            for i in range(0, len(part), 50):
+                c.append_many(part[i : i + 50])
+            c.close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - start
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(port: int, count: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+
+    def login_select() -> None:
+        c = Client(port)
+        c.login()
+        c.cmd("SELECT INBOX")
+        c.sock.close()
+
+    out["login+select"] = sum(timed(login_select) for _ in range(10)) / 10
+    c = Client(port)
+    c.login()
+    c.cmd("SELECT INBOX")
+    out["fetch 1:* flags"] = timed(lambda: c.cmd("FETCH 1:* (UID FLAGS RFC822.SIZE)"))
+    out["fetch 1:* envelope (cold)"] = timed(lambda: c.cmd("FETCH 1:* ENVELOPE"))
+    out["fetch 1:* envelope (warm)"] = timed(lambda: c.cmd("FETCH 1:* ENVELOPE"))
+    out["uid search header"] = timed(lambda: c.cmd('UID SEARCH HEADER Subject "needle"'))
+    out["1000 full bodies"] = timed(lambda: c.cmd("UID FETCH 1:1000 BODY.PEEK[]"))
+    c.close()
+
+    def mixed(seed: int) -> None:
+        rng = random.Random(seed)
+        s = Client(port)
+        s.login()
+        s.cmd("SELECT INBOX")
+        s.cmd("FETCH 1:* (UID FLAGS)")
+        s.cmd('UID SEARCH SUBJECT "needle"')
+        for _ in range(50):
+            s.cmd(f"FETCH {rng.randint(1, count)} BODY.PEEK[]")
+        n = rng.randint(1, count)
+        s.cmd(f"STORE {n} +FLAGS (\\Flagged)")
+        s.close()
+
+    def concurrent() -> None:
+        threads = [threading.Thread(target=mixed, args=(i,)) for i in range(SESSIONS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    out[f"{SESSIONS} sessions mixed"] = timed(concurrent)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# ------------------------------------------------------------------ servers
+def run_unigate(work: Path, count: int) -> dict[str, float]:
+    from unigate.objects import ObjectStore
+
+    data = work / "unigate"
+    ObjectStore(data, main_domain="bench.test").add_account(USER, password=PASSWORD)
+    port = free_port()
+    config = work / "unigate.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            [server]
+            data_dir = "{data}"
+            main_domain = "bench.test"
+            default_addresses = ["127.0.0.1"]
+
+            [logging]
+            console = false
+            level = 2
+
+            [protection]
+            cleartext_logins = "always"
+
+            [plugins]
+            enabled = ["imap", "storage_sliced"]
+
+            [listeners.imap]
+            bind = ["127.0.0.1:{port}"]
+            [listeners.imaps]
+            bind = []
+            """
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unigate", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        load = populate(port, count)
+        result = measure(port, count)
+        result["load (APPEND)"] = load
+        return result
+    except Exception:
+        for log in sorted((data / "SystemLogs").glob("*")):
+            problems = [x for x in log.read_text(errors="replace").splitlines() if " 1 " in x[:16]]
+            print("\n".join(problems[-20:]), file=sys.stderr)
+        raise
+    finally:
+        stop(process)
+
+
+def run_dovecot(work: Path, count: int) -> dict[str, float] | None:
+    binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
+    if binary is None:
+        return None
+    root = work / "dovecot"
+    (root / "mail").mkdir(parents=True)
+    os.chmod(work, 0o755)
+    os.chmod(root, 0o755)
+    (root / "run").mkdir()
+    (root / "state").mkdir()
+    passwd = root / "passwd"
+    passwd.write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+    port = free_port()
+    uid, gid = os.getuid(), os.getgid()
+    if uid == 0:  # Dovecot refuses to give mail to root: use nobody
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+        uid, gid = nobody.pw_uid, nobody.pw_gid
+        os.chown(root / "mail", uid, gid)
+    conf = root / "dovecot.conf"
+    conf.write_text(
+        textwrap.dedent(
+            f"""\
+            base_dir = {root}/run
+            state_dir = {root}/state
+            log_path = {root}/dovecot.log
+            protocols = imap
+            listen = 127.0.0.1
+            ssl = no
+            disable_plaintext_auth = no
+            auth_mechanisms = plain login
+            first_valid_uid = 0
+            mail_location = maildir:{root}/mail/%u
+            default_login_user = dovenull
+            default_internal_user = dovecot
+            passdb {{
+              driver = passwd-file
+              args = {passwd}
+            }}
+            userdb {{
+              driver = static
+              args = uid={uid} gid={gid} home={root}/mail/%u
+            }}
+            service imap-login {{
+              inet_listener imap {{
+                address = 127.0.0.1
+                port = {port}
+              }}
+              inet_listener imaps {{
+                port = 0
+              }}
+            }}
+            protocol imap {{
+              mail_max_userip_connections = 200
+            }}
+            service anvil {{
+              chroot =
+            }}
+            service imap-login {{
+              chroot =
+            }}
+            """
+        )
+    )
+    process = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        load = populate(port, count)
+        result = measure(port, count)
+        result["load (APPEND)"] = load
+        return result
+    finally:
+        stop(process)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, action="append", help="messages in the mailbox")
+    parser.add_argument("--no-dovecot", action="store_true")
+    args = parser.parse_args(argv)
+    for count in args.count or [10_000]:
+        with tempfile.TemporaryDirectory(prefix="imapbench-") as tmp:
+            work = Path(tmp)
+            print(f"\n== {count:,} messages ==", flush=True)
+            ours = run_unigate(work, count)
+            theirs = None if args.no_dovecot else run_dovecot(work, count)
+            print(f"{'operation':30} {'unigate s':>10} {'dovecot s':>10} {'ratio':>7}")
+            for key, value in ours.items():
+                other = theirs.get(key) if theirs else None
+                ratio = f"{other / value:7.2f}" if other and value else "      -"
+                dov = f"{other:10.3f}" if other is not None else "         -"
+                print(f"{key:30} {value:10.3f} {dov} {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
