@@ -39,6 +39,8 @@ class Veto:
     def smtp_rcpt(self, recipient: str) -> Verdict | None:
         if recipient.startswith("vetoed@"):
             return Verdict.reject("no thanks", code=550, status="5.7.1")
+        if recipient.startswith("boom@"):
+            raise RuntimeError("a broken plugin")
         return None
 
 
@@ -447,3 +449,36 @@ def test_command_timeout_and_connection_limit(tmp_path: Path) -> None:
                 )
             assert reader.readline() == b"421 example.test timeout, closing\r\n"
             assert reader.read() == b""
+
+
+def test_a_failing_hook_gives_451_and_the_session_goes_on(mail: Mail) -> None:
+    mail.server.objects.add_account("boom@example.test", password="pw")
+    with smtplib.SMTP("127.0.0.1", mail.port()) as client:
+        client.ehlo()
+        client.mail("x@remote.test")
+        assert client.rcpt("boom@example.test") == (451, b"4.3.0 Local error in processing")
+        assert client.rcpt("alice@example.test")[0] == 250
+        assert client.data(MESSAGE)[0] == 250
+    assert len(mail.wait_messages("alice@example.test", 1)) == 1
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
+def test_swaks_auth_on_submission(mail: Mail) -> None:
+    base = [
+        "swaks",
+        "--server",
+        f"127.0.0.1:{mail.port('submission')}",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@example.test",
+        "--header",
+        "Subject: swaks auth",
+    ]
+    refused = subprocess.run(base, capture_output=True, timeout=30, check=False)
+    assert refused.returncode != 0 and b"530 5.7.0" in refused.stdout
+    auth = ["--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "pw"]
+    result = subprocess.run(base + auth, capture_output=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stdout.decode(errors="replace")
+    (stored,) = mail.wait_messages("bob@example.test", 1)
+    assert b"Subject: swaks auth" in stored and b" with ESMTPA " in stored

@@ -28,8 +28,14 @@ if TYPE_CHECKING:
 
 
 def queue_settings(server: Any) -> QueueSettings:
-    """The ``[queue]`` section when one is registered, else the defaults."""
-    section = getattr(server.settings, "sections", {}).get("queue")
+    """The ``[queue]`` section when one is declared, else the defaults.
+
+    The kernel's Settings do not declare ``[queue]`` yet: a ``settings.queue`` attribute
+    or a plugin-registered ``queue`` section (tests do that) is used when present.
+    """
+    section = getattr(server.settings, "queue", None)
+    if section is None:
+        section = getattr(server.settings, "sections", {}).get("queue")
     if section is None:
         return QueueSettings()
     if isinstance(section, QueueSettings):

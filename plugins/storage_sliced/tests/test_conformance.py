@@ -17,8 +17,8 @@ class TestSlicedConformance(DriverConformance):
 class TestSlicedConformanceSmallFiles(DriverConformance):
     """Tiny data files, so appends roll and compaction merges on every run."""
 
+    crash_rounds = 6
+
     @pytest.fixture
     def driver(self) -> SlicedDriver:
         return SlicedDriver(max_file_size=8192)
-
-    crash_rounds = 6

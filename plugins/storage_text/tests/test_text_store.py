@@ -369,3 +369,28 @@ def test_any_message_reads_back_exactly(specs: list[tuple[list[bytes], bytes, bo
         s.expunge([state.records[0].uid], 2)
         assert [s.read(r.uid) for r in state.records[1:]] == messages[1:]
         s.close()
+
+
+def test_local_mailer_appends_while_open(driver: TextDriver, mbox: Path) -> None:
+    s = _fill(driver, mbox, EDGE_MESSAGES[:2])
+    with open(mbox, "ab") as f:
+        f.write(b"From dave@example.com Sat Jul  9 10:00:00 2011\nSubject: local\n\nhi\n\n")
+    (rec,) = s.append([NewMessage(b"ours\n")])
+    s.close()
+    s2 = driver.open(mbox)
+    st = s2.load()
+    assert st.warnings == []
+    assert [r.uid for r in st.records] == [1, 2, 3, rec.uid] and rec.uid == 4
+    assert s2.read(3) == b"Subject: local\n\nhi\n" and s2.read(4) == b"ours\n"
+
+
+def test_local_mailer_append_survives_expunge(driver: TextDriver, mbox: Path) -> None:
+    s = _fill(driver, mbox, EDGE_MESSAGES[:3])
+    with open(mbox, "ab") as f:
+        f.write(b"From erin@example.com Sat Jul  9 10:00:00 2011\nSubject: local\n\nhi\n\n")
+    s.expunge([2], 5)
+    s.close()
+    s2 = driver.open(mbox)
+    st = s2.load()
+    assert [r.uid for r in st.records] == [1, 3, 4]
+    assert s2.read(4) == b"Subject: local\n\nhi\n"

@@ -239,7 +239,7 @@ class SharedMailbox:
             changed = []
             for ch in changes:
                 old = self.records[ch.uid]
-                rec = dataclasses.replace(old, flags=ch.flags, modseq=modseq)
+                rec = old._replace(flags=ch.flags, modseq=modseq)
                 self.records[ch.uid] = rec
                 changed.append(rec)
         self.broadcast(FlagsChanged(tuple(changed)), origin=origin)

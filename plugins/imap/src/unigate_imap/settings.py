@@ -36,4 +36,7 @@ class ImapSettings(BaseModel):
         50, ge=1, description="consecutive BAD commands before the session is dropped"
     )
     output_chunk: int = Field(64 * 1024, ge=1024, description="flush responses every N bytes")
+    memory_cache_mb: int = Field(
+        64, ge=0, description="parsed headers/ENVELOPE/BODYSTRUCTURE kept in memory, MB"
+    )
     server_name: str = Field("Unigate", description="the ID response name")

@@ -18,8 +18,10 @@ from unigate_smtp.policy import SmtpState
 from unigate_smtp.protocol import (
     NEED_DATA,
     PAUSED,
+    Chunk,
     ConnectionClosed,
     Limits,
+    MessageData,
     ProtocolError,
     Reply,
     ServerConnection,
@@ -97,10 +99,13 @@ async def _serve(connection: Any, state: SmtpState, mode: str) -> None:
                 out += conn.send(Reply(421, "4.3.2", f"{state.hostname} shutting down"))
                 break
             if data:
-                log.data("inp", data[:4096])
+                log.data("inp", data)
             conn.receive_data(data)
         elif event is PAUSED:  # the 220 to STARTTLS is out: handshake
             await flush()
+            if conn.state is not ServerState.TLS:
+                log.problem("SMTP session paused outside STARTTLS")
+                return
             try:
                 await connection.start_tls()
             except (ssl.SSLError, OSError, TimeoutError, anyio.BrokenResourceError) as error:
@@ -114,7 +119,14 @@ async def _serve(connection: Any, state: SmtpState, mode: str) -> None:
         elif isinstance(event, ProtocolError):
             out += conn.send(event.reply)
         else:
-            for reply in await session.decide(conn, event):
+            try:
+                replies = await session.decide(conn, event)
+            except Exception as error:  # a bug or a failing service: 451, the session goes on
+                log.problem(f"{type(event).__name__} failed: {error!r}")
+                end = isinstance(event, MessageData) or (isinstance(event, Chunk) and event.last)
+                count = conn.recipients if conn.lmtp and end else 1
+                replies = [Reply(451, "4.3.0", "Local error in processing")] * max(1, count)
+            for reply in replies:
                 out += conn.send(reply)
         if conn.state is ServerState.CLOSED:
             break

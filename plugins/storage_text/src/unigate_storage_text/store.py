@@ -404,6 +404,9 @@ class TextStore(MailboxStore):
 
     # -- writing ---------------------------------------------------------------
     def append(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
+        fd = self._open_fd()
+        if os.fstat(fd).st_size != self._size:
+            self._load()  # a local mailer appended (Legacy INBOX): never write over it
         if self._needs_rewrite:
             self._rewrite(set())
         fd = self._open_fd()
@@ -553,6 +556,9 @@ class TextStore(MailboxStore):
     def _rewrite(self, drop: set[int]) -> None:
         """Write the live messages to a new file and rename it over (compaction)."""
         fd = self._open_fd()
+        if os.fstat(fd).st_size != self._size:
+            self._load()  # take in what a local mailer appended before dropping the file
+            fd = self._open_fd()
         h = self._header
         line, body = header_message(h)
         chunks: list[bytes] = [line, b"\n", body, b"\n"]

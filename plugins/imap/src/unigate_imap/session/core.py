@@ -22,6 +22,7 @@ from unigate.api import mailboxes as mb
 from .. import protocol as p
 from ..protocol import responses as r
 from ..settings import ImapSettings
+from .cache import memory_cache
 from .capabilities import capabilities
 from .errors import CommandError, error_response
 from .state import SYSTEM_FLAGS, Selected, State
@@ -75,6 +76,7 @@ class ImapSession:
         self.selected: Selected | None = None
         self.enabled: set[str] = set()
         self.mailboxes: Any = self.server.service("mailboxes")
+        self.memory = memory_cache(self.server, s.memory_cache_mb * 1024 * 1024)
         self._out = bytearray()
         self._send_lock = anyio.Lock()
         self._bad_run = 0

@@ -69,7 +69,7 @@ async def fetch_items(
     try:
         raw = await box.read(uid) if want_raw else None
         if want_info:
-            info, raw = await get_info(box, uid, raw)
+            info, raw = await get_info(box, uid, raw, s.memory)
     except mb.NoSuchMessage:
         return None
     if raw is not None:

@@ -20,6 +20,7 @@ from .. import protocol as p
 from ..mime.headers import find_body_start
 from ..protocol import responses as r
 from ..query import SearchContext, SearchError, format_threads, search, sort, thread
+from .cache import MemoryCache, message_key
 from .core import ImapSession, register
 from .errors import CommandError
 from .state import Selected
@@ -101,18 +102,26 @@ def _has_modseq(key: p.SearchKey) -> bool:
     return False
 
 
-async def _header(box: Any, uid: int) -> bytes:
+async def _header(box: Any, uid: int, memory: MemoryCache | None) -> bytes:
+    key = message_key(box, uid, "header")
+    if memory is not None:
+        hit = memory.get(key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
     cached = await box.cache_get(uid, HEADER_KEY)
     if cached is not None:
-        return bytes(cached)
-    raw = await box.read(uid)
-    header = raw[: find_body_start(raw, 0, len(raw))]
-    with contextlib.suppress(Exception):  # an unwritable cache is only slower
-        await box.cache_put(uid, HEADER_KEY, header)
+        header = bytes(cached)
+    else:
+        raw = await box.read(uid)
+        header = raw[: find_body_start(raw, 0, len(raw))]
+        with contextlib.suppress(Exception):  # an unwritable cache is only slower
+            await box.cache_put(uid, HEADER_KEY, header)
+    if memory is not None:
+        memory.put(key, header, len(header) + 100)
     return header
 
 
-async def load_messages(sel: Selected, need: int) -> list[_Msg]:
+async def load_messages(sel: Selected, need: int, memory: MemoryCache | None = None) -> list[_Msg]:
     """Every message of the view, with the parts ``need`` asks for loaded."""
     box = sel.box
     out = [_Msg(rec, seq) for seq, rec in enumerate(box.messages(), 1)]
@@ -125,7 +134,7 @@ async def load_messages(sel: Selected, need: int) -> list[_Msg]:
                 m.raw = await box.read(m.uid)
                 m.header = m.raw[: find_body_start(m.raw, 0, len(m.raw))]
             else:
-                m.header = await _header(box, m.uid)
+                m.header = await _header(box, m.uid, memory)
         except mb.NoSuchMessage:
             continue
         kept.append(m)
@@ -154,7 +163,7 @@ def _numbers(found: Iterable[_Msg], uid: bool) -> list[int]:
 async def search_(s: ImapSession, cmd: p.Search) -> bytes:
     sel = s.selected
     assert sel is not None
-    messages = await load_messages(sel, need_of(cmd.key))
+    messages = await load_messages(sel, need_of(cmd.key), s.memory)
     found = _run(cmd.key, messages, _context(sel, messages))
     modseq = None
     if _has_modseq(cmd.key):
@@ -200,7 +209,7 @@ async def sort_(s: ImapSession, cmd: p.Sort) -> bytes:
         need_of(cmd.key),
         max((NONE if c.key in ("ARRIVAL", "SIZE") else HEADER for c in cmd.criteria), default=NONE),
     )
-    messages = await load_messages(sel, need)
+    messages = await load_messages(sel, need, s.memory)
     found = _run(cmd.key, messages, _context(sel, messages))
     ordered = sort(found, cmd.criteria)
     s.write(r.sort_response(_numbers(ordered, cmd.uid)))  # type: ignore[arg-type]
@@ -211,7 +220,7 @@ async def sort_(s: ImapSession, cmd: p.Sort) -> bytes:
 async def thread_(s: ImapSession, cmd: p.Thread) -> bytes:
     sel = s.selected
     assert sel is not None
-    messages = await load_messages(sel, max(HEADER, need_of(cmd.key)))
+    messages = await load_messages(sel, max(HEADER, need_of(cmd.key)), s.memory)
     found = _run(cmd.key, messages, _context(sel, messages))
     roots = thread(found, cmd.algorithm)
     s.write(r.thread_response(format_threads(roots, uid=cmd.uid)))
