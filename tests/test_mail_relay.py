@@ -19,7 +19,6 @@ import anyio.from_thread
 import anyio.lowlevel
 import pytest
 
-from unigate.queue import QueueSettings
 from unigate.testing.server import serve_in_thread
 from unigate_hookspecs import hookimpl
 
@@ -34,15 +33,11 @@ reporting_delay = 0.0
 
 
 class Kit:
-    """Registers the ``[queue]`` section and keeps the event-loop token."""
+    """Keeps the event-loop token and the server, to read mailboxes from the test thread."""
 
     def __init__(self) -> None:
         self.token: Any = None
         self.server: Any = None
-
-    @hookimpl
-    def unigate_settings_model(self) -> tuple[str, type[QueueSettings]]:
-        return ("queue", QueueSettings)
 
     @hookimpl
     async def unigate_startup(self, server: Any) -> None:
@@ -157,3 +152,22 @@ def test_no_report_about_a_report(pair: tuple[Kit, Kit]) -> None:
         time.sleep(0.05)
     assert queue.count == 0
     assert a.messages("alice@example.test") == []
+
+
+def test_connection_reuse(pair: tuple[Kit, Kit]) -> None:
+    a, b = pair
+    for n in range(3):
+        body = f"Subject: reuse {n}\r\nMessage-ID: <reuse{n}@example.test>\r\n\r\nagain\r\n"
+        assert submit(a, "alice@example.test", ["carol@remote.test"], body.encode()) == {}
+        b.wait("carol@remote.test", n + 1)
+    a_queue = a.server.service("queue")
+    deadline = time.monotonic() + 5
+    while a_queue.count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(b.messages("carol@remote.test")) == 3
+    logs = "".join(p.read_text() for p in (b.server.data_dir / "SystemLogs").iterdir())
+    assert (
+        logs.count("SMTP-")
+        and sum(1 for line in logs.splitlines() if "got connection" in line and "SMTP-" in line)
+        == 1
+    )

@@ -222,8 +222,8 @@ def main() -> int:
     config = write_config(work, port)
     ledger = Ledger(deque(range(args.count)))
     started = time.monotonic()
-    # spread the kills over the expected sending time (about 3 ms per message)
-    span = max(0.5, args.count * 0.003 / max(1, args.kills))
+    # spread the kills over the expected sending time (about 1.5 ms per message)
+    span = max(0.3, args.count * 0.0015 / max(1, args.kills))
     for kill in range(args.kills):
         process = start(config, work / "data")
         delay = rng.uniform(0.2, 2 * span)

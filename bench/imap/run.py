@@ -28,6 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -110,10 +111,8 @@ class Client:
             self.wait(tag)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, EOFError, RuntimeError):
             self.cmd("LOGOUT")
-        except (OSError, EOFError, RuntimeError):
-            pass
         self.sock.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from unigate.mailboxes import (
@@ -64,6 +65,24 @@ async def test_inbox_always_exists(mgr: MailboxManager, accounts: StaticAccounts
     await mgr.create(BOB, "Work", BOB)
     with pytest.raises(NoSuchMailbox):
         await mgr.open(BOB, "work", user=BOB)
+
+
+async def test_first_uses_of_inbox_at_once_create_it_once(mgr: MailboxManager) -> None:
+    # A delivery and a login racing to the not-yet-created INBOX: one creation, no error.
+    uids: list[int] = []
+
+    async def deliver(n: int) -> None:
+        uids.append(await mgr.deliver(BOB, "INBOX", b"Subject: %d\r\n\r\nx\r\n" % n))
+
+    async def login() -> None:
+        async with await mgr.open(BOB, "INBOX", user=BOB):
+            pass
+
+    async with anyio.create_task_group() as tg:
+        for n in range(5):
+            tg.start_soon(deliver, n)
+            tg.start_soon(login)
+    assert sorted(uids) == [1, 2, 3, 4, 5]
 
 
 async def test_inbox_cannot_be_deleted_but_renamed(mgr: MailboxManager) -> None:

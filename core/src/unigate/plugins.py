@@ -152,6 +152,9 @@ def load(
             plugins.entry_points[name] = ep
     if failures:
         raise PluginLoadError("\n".join(failures))
+    # Plugins publish their own hook specs (smtp_rcpt, ...) before anything is checked,
+    # so a filter plugin implementing them validates against the published spec.
+    manager.hook.unigate_addhooks.call_historic(kwargs={"pluginmanager": manager})
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:

@@ -28,20 +28,9 @@ if TYPE_CHECKING:
 
 
 def queue_settings(server: Any) -> QueueSettings:
-    """The ``[queue]`` section when one is declared, else the defaults.
-
-    The kernel's Settings do not declare ``[queue]`` yet: a ``settings.queue`` attribute
-    or a plugin-registered ``queue`` section (tests do that) is used when present.
-    """
-    section = getattr(server.settings, "queue", None)
-    if section is None:
-        section = getattr(server.settings, "sections", {}).get("queue")
-    if section is None:
-        return QueueSettings()
-    if isinstance(section, QueueSettings):
-        return section
-    data = section.model_dump() if hasattr(section, "model_dump") else dict(section)
-    return QueueSettings(**data)
+    """The kernel's ``[queue]`` section (retry schedule, expiry, reports, limits)."""
+    section: QueueSettings = server.settings.queue
+    return section
 
 
 def collect_modules(server: Any) -> dict[str, DeliveryModule]:
@@ -109,10 +98,7 @@ class QueueService:
         return destination(answer, address, self.modules)
 
     async def start(self) -> None:
-        group = self.server._task_group
-        if group is None:
-            raise RuntimeError("the server is not running")
-        await group.start(self.queue.run)
+        await self.server.start_service(self.queue.run, name="queue")
 
     async def stop(self, deadline: float | None = None) -> None:
         with anyio.CancelScope(shield=True):

@@ -109,8 +109,12 @@ class Server:
             stream=log_stream,
         )
         self.log: Logger = self.logs.logger("SYSTEM")
-        replacement = self.pm.hook.unigate_account_database(settings=settings, data_dir=self.data_dir)
-        self.objects = replacement or ObjectStore(self.data_dir, main_domain=settings.server.main_domain or None)
+        replacement = self.pm.hook.unigate_account_database(
+            settings=settings, data_dir=self.data_dir
+        )
+        self.objects = replacement or ObjectStore(
+            self.data_dir, main_domain=settings.server.main_domain or None
+        )
         self.classifier = AddressClassifier(
             settings.protection, dns_servers=settings.server.dns_servers
         )
@@ -156,6 +160,14 @@ class Server:
 
     def register_service(self, name: str, service: Any) -> None:
         self._services[name] = service
+
+    async def start_service(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> Any:
+        """Start a long-running service task and wait until it reports ready (``task_status.started``)."""
+        if self._task_group is None:
+            raise RuntimeError("the server is not running")
+        return await self._task_group.start(fn, *args, name=name)
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
         """Run a background task for the life of the server (cancelled at shutdown)."""

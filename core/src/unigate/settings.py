@@ -177,11 +177,18 @@ def parse_bind(text: str) -> tuple[str, int]:
     return (host or "0.0.0.0", int(port))
 
 
-KERNEL_SECTIONS: dict[str, type[StrictModel]] = {
+def _queue_model() -> type[BaseModel]:
+    from unigate.queue.settings import QueueSettings
+
+    return QueueSettings
+
+
+KERNEL_SECTIONS: dict[str, type[BaseModel]] = {
     "server": ServerSettings,
     "plugins": PluginsSettings,
     "logging": LoggingSettings,
     "protection": ProtectionSettings,
+    "queue": _queue_model(),
 }
 
 
@@ -202,6 +209,7 @@ class Settings:
     plugins: PluginsSettings = field(default_factory=PluginsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     protection: ProtectionSettings = field(default_factory=ProtectionSettings)
+    queue: Any = field(default_factory=lambda: _queue_model()())
     listeners: dict[str, ListenerSettings] = field(default_factory=dict)
     sections: dict[str, BaseModel] = field(default_factory=dict)
 
@@ -267,6 +275,9 @@ def validate(
         if value is not None:
             result.listeners[name] = value  # type: ignore[assignment]
     for name, model in plugin_models.items():
+        if name in KERNEL_SECTIONS or name == "listeners":
+            problems.append(f"{source}: {name}: a plugin declares a section the kernel owns")
+            continue
         if not model.model_config.get("extra"):
             model.model_config["extra"] = "forbid"
             model.model_rebuild(force=True)

@@ -260,3 +260,24 @@ def test_quota(tmp_path: Any) -> None:
                 c.append("INBOX", b"Subject: big\r\n\r\n" + b"x" * 4000 + b"\r\n")
         finally:
             c.logout()
+
+
+def test_special_use_and_status_deleted(server: Any) -> None:
+    c = imaplib.IMAP4("127.0.0.1", server.port("imap"))
+    c.login("b@example.test", "pw-b")
+    assert c.create("Trash")[0] == "OK"
+    assert c.create("Plain")[0] == "OK"
+    typ, data = c.list('""', "*")
+    assert typ == "OK"
+    trash = [line for line in data if line.endswith(b"Trash")]
+    assert trash and b"\\Trash" in trash[0]
+    typ, data = c._simple_command("LIST", "(SPECIAL-USE)", '""', '"*"')  # type: ignore[attr-defined]
+    assert typ == "OK"
+    lines = c.untagged_responses.pop("LIST")
+    assert len(lines) == 1 and lines[0].endswith(b"Trash")
+    c.append("Plain", "(\\Deleted)", None, simple("gone"))
+    c.append("Plain", None, None, simple("kept"))
+    typ, data = c.status("Plain", "(MESSAGES DELETED SIZE UNSEEN)")
+    assert typ == "OK"
+    assert b"MESSAGES 2" in data[0] and b"DELETED 1" in data[0] and b"UNSEEN 2" in data[0]
+    c.logout()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import socket
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from unigate.testing.server import serve_in_thread
 
@@ -20,7 +23,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with serve_in_thread(
         tmp_path_factory.mktemp("wire"), plugins=["imap", "storage_sliced"], extra=extra
     ) as running:
-        running.server.objects.add_account("a@example.test", password="pw-a")
+        # clear-text storage: no argon2 per login, so the many short sessions stay fast
+        objects = running.server.objects
+        objects.add_account("a@example.test", settings={"PasswordEncryption": "clear"})
+        objects.update_account_settings("a@example.test", {"Password": "pw-a"})
         yield running
 
 
@@ -187,4 +193,145 @@ def test_esearch_searchres_and_qresync(server: Any) -> None:
     assert reply.startswith(b"q9 OK")
     assert b"* VANISHED (EARLIER) 1" in w.seen
     assert any(b"FETCH (FLAGS (\\Seen) UID 2" in x for x in w.seen)
+    w.close()
+
+
+def test_replace(server: Any) -> None:
+    w = Wire(server.port("imap"))
+    w.cmd(b"r0 CREATE Rep")
+    old = b"Subject: draft 1\r\n\r\nold\r\n"
+    w.send(b"r1 APPEND Rep (\\Draft) {%d+}\r\n" % len(old) + old + b"\r\n")
+    assert w.tagged(b"r1").startswith(b"r1 OK")
+    w.cmd(b"r2 SELECT Rep")
+    new = b"Subject: draft 2\r\n\r\nnew\r\n"
+    w.send(b"r3 UID REPLACE 1 Rep (\\Draft) {%d+}\r\n" % len(new) + new + b"\r\n")
+    assert w.tagged(b"r3").startswith(b"r3 OK")
+    assert any(line.startswith(b"* OK [APPENDUID ") for line in w.seen)
+    assert b"* 1 EXPUNGE" in w.seen
+    assert w.cmd(b"r4 UID SEARCH SUBJECT draft").startswith(b"r4 OK")
+    assert w.seen[-1] == b"* SEARCH 2"
+    assert w.cmd(b"r5 REPLACE 9 Rep {1+}\r\nx").startswith(b"r5 BAD")
+    w.close()
+
+
+def test_compress_deflate(server: Any) -> None:
+    w = Wire(server.port("imap"))
+    assert w.cmd(b"z1 COMPRESS DEFLATE").startswith(b"z1 OK")
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    inflate = zlib.decompressobj(-15)
+
+    def send(text: bytes) -> None:
+        w.sock.sendall(deflate.compress(text) + deflate.flush(zlib.Z_SYNC_FLUSH))
+
+    def until(tag: bytes) -> bytes:
+        data = b""
+        while tag + b" " not in data:
+            data += inflate.decompress(w.sock.recv(65536))
+        return data
+
+    send(b"z2 SELECT INBOX\r\n")
+    assert b"z2 OK" in until(b"z2")
+    send(b"z3 COMPRESS DEFLATE\r\n")
+    assert b"z3 NO [COMPRESSIONACTIVE]" in until(b"z3")
+    send(b"z4 LOGOUT\r\n")
+    assert b"* BYE" in until(b"z4")
+    w.close()
+
+
+_WORDS = st.sampled_from(
+    [
+        b"FETCH",
+        b"UID",
+        b"STORE",
+        b"SEARCH",
+        b"SELECT",
+        b"1:*",
+        b"(",
+        b")",
+        b"[",
+        b"]",
+        b"{3}",
+        b"{2+}",
+        b"~{1}",
+        b'"',
+        b"\\Seen",
+        b"BODY[",
+        b"<0.5>",
+        b"*",
+        b"$",
+        b"NIL",
+        b"INBOX",
+        b"OR",
+        b"HEADER",
+        b"\x00",
+        b"\xff",
+        b"\t",
+        b"-1",
+        b"4294967296",
+        b"RETURN",
+        b"(MIN",
+        b"CHARSET",
+    ]
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.lists(_WORDS, min_size=1, max_size=8), min_size=1, max_size=5))
+def test_fuzzed_commands_never_break_the_session(server: Any, lines: list[list[bytes]]) -> None:
+    w = Wire(server.port("imap"))
+    w.cmd(b"f0 SELECT INBOX")
+    for i, words in enumerate(lines):
+        w.send(b"f%d " % (i + 1) + b" ".join(words) + b"\r\n")
+    w.send(b"\r\n" * 3 + b"zz NOOP\r\n")
+    # whatever the garbage did (literals may swallow lines), the session answers
+    deadline = time.monotonic() + 5
+    w.sock.settimeout(5)
+    while time.monotonic() < deadline:
+        line = w.line()
+        if line.startswith(b"zz OK"):
+            break
+        if line.startswith(b"+ "):  # a synchronizing literal is waiting: feed it
+            w.send(b"xxxxxx\r\n" + b"zz NOOP\r\n")
+    else:
+        pytest.fail("no answer to NOOP")
+    w.close()
+
+
+def test_autologout(tmp_path: Any) -> None:
+    extra = "[imap]\nautologout_unauthenticated = 0.3\nautologout = 0.6\nidle_timeout = 0.6\n"
+    with serve_in_thread(tmp_path, plugins=["imap", "storage_sliced"], extra=extra) as running:
+        objects = running.server.objects
+        objects.add_account("a@example.test", settings={"PasswordEncryption": "clear"})
+        objects.update_account_settings("a@example.test", {"Password": "pw-a"})
+        silent = Wire(running.port("imap"), login=False)
+        start = time.monotonic()
+        assert silent.line().startswith(b"* BYE")
+        assert 0.2 < time.monotonic() - start < 3
+        with pytest.raises(EOFError):
+            silent.line()
+        idler = Wire(running.port("imap"))
+        idler.send(b"i1 IDLE\r\n")
+        assert idler.line().startswith(b"+ ")
+        assert idler.line().startswith(b"* BYE")
+        with pytest.raises(EOFError):
+            idler.line()
+
+
+def test_rev2_search_is_esearch(server: Any) -> None:
+    w = Wire(server.port("imap"))
+    w.cmd(b"e0 CREATE Rev2")
+    msg = b"Subject: r\r\n\r\nx\r\n"
+    w.send(b"e1 APPEND Rev2 {%d+}\r\n" % len(msg) + msg + b"\r\n")
+    assert w.tagged(b"e1").startswith(b"e1 OK")
+    assert w.cmd(b"e2 ENABLE IMAP4rev2").startswith(b"e2 OK")
+    assert w.seen == [b"* ENABLED IMAP4rev2"]
+    w.cmd(b"e3 SELECT Rev2")
+    assert not any(b"RECENT" in x for x in w.seen)
+    assert b'* LIST () "/" Rev2' in w.seen
+    assert w.cmd(b"e4 SEARCH ALL").startswith(b"e4 OK")
+    assert w.seen == [b'* ESEARCH (TAG "e4") ALL 1']
+    assert w.cmd(b"e5 UID SEARCH UNSEEN").startswith(b"e5 OK")
+    assert w.seen == [b'* ESEARCH (TAG "e5") UID ALL 1']
     w.close()

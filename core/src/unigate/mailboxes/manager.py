@@ -194,6 +194,7 @@ class MailboxManager:
         self._idle: OrderedDict[tuple[str, str], SharedMailbox] = OrderedDict()
         self._key_locks: dict[tuple[str, str], anyio.Lock] = {}
         self._account_locks: dict[str, anyio.Lock] = {}
+        self._inbox_locks: dict[str, anyio.Lock] = {}
         self._usage: dict[str, dict[str, tuple[int, int]]] = {}
         self._usage_complete: set[str] = set()
         self._meta: dict[str, dict[str, dict[str, Any]]] = {}
@@ -339,8 +340,14 @@ class MailboxManager:
         root = self._root(owner)
         found = await anyio.to_thread.run_sync(_names.scan, root, list(self._drivers))
         if INBOX not in found or found[INBOX].path is None:
-            await self._create_storage(owner, INBOX, None)
-            found = await anyio.to_thread.run_sync(_names.scan, root, list(self._drivers))
+            # INBOX always exists: make it on first use. Concurrent first uses (a delivery
+            # and a login) must not both create it, hence a lock of its own (the account
+            # lock may already be held by our caller).
+            async with self._inbox_locks.setdefault(owner, anyio.Lock()):
+                found = await anyio.to_thread.run_sync(_names.scan, root, list(self._drivers))
+                if INBOX not in found or found[INBOX].path is None:
+                    await self._create_storage(owner, INBOX, None)
+                    found = await anyio.to_thread.run_sync(_names.scan, root, list(self._drivers))
         return found
 
     def _default_extension(self, owner: str) -> str:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
+
 from unigate.api import mailboxes
 from unigate_hookspecs.delivery import (
     DeferQueue,
@@ -69,6 +71,9 @@ class LocalDelivery(DeliveryModule):
         #: messages received before this moment may have been stored by a crashed run
         self.started = time.time()
         self._enabled: dict[str, tuple[float, bool]] = {}
+        #: per (account, mailbox): the records stored before this run, by (date, size)
+        self._previous: dict[tuple[str, str], dict[tuple[int, int], list[int]]] = {}
+        self._index_locks: dict[tuple[str, str], anyio.Lock] = {}
 
     def mail_enabled(self, account: str) -> bool:
         """The account's Mail service switch, re-read at most once a second."""
@@ -163,21 +168,26 @@ class LocalDelivery(DeliveryModule):
     ) -> bool:
         """Was this exact copy stored by a run that crashed before recording it?
 
-        Only messages queued before this process started are checked, and only the
-        copies with the same internal date and size are read.
+        Only messages queued before this process started are checked. The records the
+        mailbox had when first checked are indexed once by (internal date, size); only
+        a record matching both is read and compared byte for byte.
         """
+        key = (account, name)
+        lock = self._index_locks.setdefault(key, anyio.Lock())
         try:
             session = await manager.open(account, name, user=account)
         except mailboxes.MailboxError:
             return False
         try:
-            date = int(envelope.received_at)
-            for record in reversed(session.messages()):
-                if (
-                    record.internal_date == date
-                    and record.size == len(content)
-                    and await session.read(record.uid) == content
-                ):
+            async with lock:
+                index = self._previous.get(key)
+                if index is None:
+                    index = {}
+                    for record in session.messages():
+                        index.setdefault((record.internal_date, record.size), []).append(record.uid)
+                    self._previous[key] = index
+            for uid in index.get((int(envelope.received_at), len(content)), ()):
+                if await session.read(uid) == content:
                     return True
             return False
         finally:

@@ -30,6 +30,7 @@ from unigate_hookspecs.delivery import (
 from unigate_smtp.protocol import (
     Body,
     ClientConnection,
+    ClientState,
     ConnectionClosed,
     Notify,
     RemoteProtocolError,
@@ -45,6 +46,16 @@ PERMANENT = DeliveryOutcome.PERMANENT
 
 class _Failed(Exception):
     """This host cannot take the message now; try the next one."""
+
+
+_ERRORS = (
+    _Failed,
+    OSError,
+    TimeoutError,
+    RemoteProtocolError,
+    anyio.EndOfStream,
+    anyio.BrokenResourceError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,8 @@ class SmtpDelivery(DeliveryModule):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         self.tls_context = context
+        self._idle: dict[Target, list[tuple[float, _Exchange]]] = {}
+        self._closing: list[_Exchange] = []
 
     # ---------------------------------------------------------------- targets
 
@@ -178,59 +191,119 @@ class SmtpDelivery(DeliveryModule):
         data = await batch.read()
         problems: list[str] = []
         for target in targets:
+            idle = self._take_idle(target)
+            if idle is not None:
+                try:
+                    return await self._transact(target, idle, batch, data)
+                except _ERRORS:
+                    pass  # the remote closed the idle connection: open a new one
             for tls in (True, False):
                 try:
-                    return await self._send(batch, target, data, tls=tls)
+                    exchange = await self._open(target, tls=tls)
+                    return await self._transact(target, exchange, batch, data)
                 except ssl.SSLError as error:  # opportunistic: retry this host in clear
                     problems.append(f"{target.host}: TLS failed ({error})")
                     continue
-                except (
-                    _Failed,
-                    OSError,
-                    TimeoutError,
-                    RemoteProtocolError,
-                    anyio.EndOfStream,
-                ) as error:
+                except _ERRORS as error:
                     problems.append(f"{target.host}[{target.address}]:{target.port}: {error}")
-                except anyio.BrokenResourceError as error:
-                    problems.append(f"{target.host}: connection broken ({error})")
                 break
         raise DeferQueue("; ".join(problems)[:900] or "no host answered", status="4.4.1")
 
-    async def _send(
-        self, batch: DeliveryBatch, target: Target, data: bytes, *, tls: bool = True
-    ) -> list[RecipientResult]:
-        settings = self.settings
-        with anyio.fail_after(settings.connect_timeout):
+    async def _open(self, target: Target, *, tls: bool) -> _Exchange:
+        """Connect and greet (EHLO, STARTTLS, EHLO)."""
+        with anyio.fail_after(self.settings.connect_timeout):
             stream: ByteStream = await anyio.connect_tcp(target.address, target.port)
-        client = ClientConnection()
+        exchange = _Exchange(self, target, stream, ClientConnection(), tls)
         try:
-            return await _Exchange(self, batch, target, stream, client, data, tls).run()
-        finally:
-            await stream.aclose()
+            await exchange.greet()
+        except BaseException:
+            await exchange.close()
+            raise
+        return exchange
+
+    async def _transact(
+        self, target: Target, exchange: _Exchange, batch: DeliveryBatch, data: bytes
+    ) -> list[RecipientResult]:
+        """One transaction; the connection is kept for the next batch, or closed."""
+        try:
+            results = await exchange.transact(batch, data)
+        except BaseException:
+            await exchange.close()
+            raise
+        await self._park(target, exchange)
+        return results
+
+    # -------------------------------------------------------- connection reuse
+
+    def _take_idle(self, target: Target) -> _Exchange | None:
+        """A parked connection to ``target`` that is not older than ``reuse_idle``."""
+        parked = self._idle.get(target)
+        while parked:
+            since, exchange = parked.pop()
+            if anyio.current_time() - since <= self.settings.reuse_idle:
+                return exchange
+            self._closing.append(exchange)
+        return None
+
+    async def _park(self, target: Target, exchange: _Exchange) -> None:
+        stale, self._closing = self._closing, []
+        for old in stale:
+            await old.quit()
+        if self.settings.reuse_idle <= 0 or not exchange.ready:
+            await exchange.quit()
+            return
+        parked = self._idle.setdefault(target, [])
+        if len(parked) >= self.concurrency:
+            await exchange.quit()
+            return
+        parked.append((anyio.current_time(), exchange))
+
+    async def close_idle(self) -> None:
+        """QUIT every parked connection (at shutdown)."""
+        idle, self._idle = self._idle, {}
+        stale, self._closing = self._closing, []
+        for exchange in stale + [e for parked in idle.values() for _, e in parked]:
+            await exchange.quit()
 
 
 class _Exchange:
-    """One client session: greeting, EHLO, STARTTLS, MAIL, RCPTs, DATA, QUIT."""
+    """One client connection: greeting, EHLO, STARTTLS, then transactions, then QUIT."""
+
+    batch: DeliveryBatch
+    data: bytes
 
     def __init__(
         self,
         module: SmtpDelivery,
-        batch: DeliveryBatch,
         target: Target,
         stream: ByteStream,
         client: ClientConnection,
-        data: bytes,
         tls: bool = True,
     ) -> None:
         self.tls = tls
         self.module = module
-        self.batch = batch
         self.target = target
         self.stream = stream
         self.client = client
-        self.data = data
         self.mta = target.host
+
+    @property
+    def ready(self) -> bool:
+        """Greeted, no transaction open: may carry another message."""
+        return self.client.state is ClientState.READY and not self.client.pending_replies
+
+    async def close(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.stream.aclose()
+
+    async def quit(self) -> None:
+        """QUIT politely (a courtesy: errors ignored), then close."""
+        try:
+            with anyio.move_on_after(5):
+                await self.command(self.client.quit())
+        except Exception:  # noqa: BLE001 - the transaction is over; QUIT is a courtesy
+            pass
+        await self.close()
 
     async def reply(self) -> ServerReply:
         while True:
@@ -315,8 +388,9 @@ class _Exchange:
             notify_passed_on=outcome is RELAYED and self.client.supports("DSN"),
         )
 
-    async def run(self) -> list[RecipientResult]:
-        await self.greet()
+    async def transact(self, batch: DeliveryBatch, data: bytes) -> list[RecipientResult]:
+        """MAIL, RCPTs, DATA for one batch; the connection is left READY when it can be."""
+        self.batch, self.data = batch, data
         client = self.client
         count = len(self.batch.indexes)
         if client.max_size is not None and len(self.data) > client.max_size:
@@ -345,7 +419,6 @@ class _Exchange:
                 else []
             )
         if not mail.is_positive:
-            await self._quit()
             return [self.result(i, mail) for i in range(count)]
         results: dict[int, RecipientResult] = {}
         accepted = []
@@ -360,12 +433,6 @@ class _Exchange:
                 reply = await self.command(client.message(self.data))
             for position in accepted:
                 results[position] = self.result(position, reply)
-        await self._quit()
+        elif client.state is not ClientState.READY:
+            await self.command(client.rset())
         return [results[i] for i in range(count)]
-
-    async def _quit(self) -> None:
-        try:
-            with anyio.move_on_after(5):
-                await self.command(self.client.quit())
-        except Exception:  # noqa: BLE001 - the transaction is over; QUIT is a courtesy
-            pass

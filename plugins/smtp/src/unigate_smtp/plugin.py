@@ -19,7 +19,7 @@ def unigate_addhooks(pluginmanager: Any) -> None:
 
 
 def add_hooks(pluginmanager: Any) -> None:
-    """Publish ``smtp_helo``... once (also at start-up: the kernel may not call addhooks)."""
+    """Publish ``smtp_helo``... once (idempotent: safe to call again)."""
     caller = getattr(pluginmanager.hook, "smtp_helo", None)
     if caller is None or not caller.has_spec():
         pluginmanager.add_hookspecs(hooks)
@@ -64,9 +64,17 @@ def state_of(server: Any) -> SmtpState:
 @hookimpl
 def unigate_delivery_modules(server: Any) -> list[DeliveryModule]:
     state = state_of(server)
-    return [SmtpDelivery(server, state.settings, state.hostname)]
+    state.delivery = SmtpDelivery(server, state.settings, state.hostname)
+    return [state.delivery]
 
 
 @hookimpl
 def unigate_startup(server: Any) -> None:
     state_of(server)
+
+
+@hookimpl
+async def unigate_shutdown(server: Any) -> None:
+    state = server.state.get("smtp")
+    if state is not None and state.delivery is not None:
+        await state.delivery.close_idle()

@@ -11,6 +11,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from typing import Any
 
 from unigate_hookspecs import Decision, Verdict
 from unigate_smtp.protocol import Reply
@@ -25,6 +26,8 @@ class SmtpState:
     hostname: str
     connections: Counter[str] = field(default_factory=Counter)
     messages: dict[str, deque[float]] = field(default_factory=dict)
+    #: the SMTP delivery module (its idle connections are closed at shutdown)
+    delivery: Any = None
 
     def rate_exceeded(self, ip: str, now: float | None = None) -> bool:
         """True when ``ip`` already sent the per-minute message limit."""

@@ -34,4 +34,7 @@ class SmtpSettings(BaseModel):
     send_timeout: float = Field(300.0, gt=0, description="per reply when sending")
     starttls: bool = Field(True, description="opportunistic STARTTLS when sending")
     concurrency: int = Field(4, ge=1, description="deliveries at once per remote domain")
+    reuse_idle: float = Field(
+        10.0, ge=0, description="keep a connection this long for reuse; 0: never"
+    )
     dns_timeout: float = Field(10.0, gt=0)

@@ -75,6 +75,9 @@ class SmtpSession:
         self.account: str | None = None
         self.txn: _Transaction | None = None
         self._sasl: Any = None
+        #: routing decisions of this session (a client often sends many messages to the
+        #: same recipients; the account database is asked once per session and address)
+        self._routes: dict[str, Route] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -156,7 +159,11 @@ class SmtpSession:
         address = event.address
         if self.peer.address_class.blacklisted and self.account is None:
             return Reply(550, "5.7.1", "Your address is blacklisted")
-        route = await self.server.routing.route(address, RouteOp.MAIL)
+        route = self._routes.get(address)
+        if route is None:
+            route = await self.server.routing.route(address, RouteOp.MAIL)
+            if isinstance(route, Route) and len(self._routes) < 1000:
+                self._routes[address] = route
         if isinstance(route, RouteFailure):
             if route.temporary:
                 return Reply(451, "4.4.3", f"<{address}>: {route.text}")

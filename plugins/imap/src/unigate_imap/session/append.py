@@ -1,4 +1,4 @@
-"""APPEND with MULTIAPPEND (RFC 3502), UIDPLUS APPENDUID and APPENDLIMIT.
+"""APPEND with MULTIAPPEND (RFC 3502), UIDPLUS APPENDUID and APPENDLIMIT; REPLACE (RFC 8508).
 
 Why two paths: appending through an open `MailboxSession` needs the ``r`` right; a
 user with only ``i`` (a drop box) appends through the manager's delivery path, with
@@ -13,6 +13,7 @@ from unigate.api import mailboxes as mb
 from .. import protocol as p
 from .core import ImapSession, register
 from .errors import CommandError
+from .select import write_expunged
 
 __all__: list[str] = []
 
@@ -27,44 +28,75 @@ def _flags(msg: p.AppendMessage) -> list[str]:
 
 @register(p.Append, "auth")
 async def append(s: ImapSession, cmd: p.Append) -> bytes:
-    for msg in cmd.messages:
+    code = await append_messages(s, cmd.mailbox, cmd.messages)
+    return p.ok(cmd.tag, "APPEND completed", code)
+
+
+async def append_messages(
+    s: ImapSession, mailbox: str, messages: tuple[p.AppendMessage, ...]
+) -> str | None:
+    """Append ``messages`` to ``mailbox``; returns the APPENDUID code (None: not given).
+
+    Raises `CommandError` or the manager's errors (the caller maps them).
+    """
+    for msg in messages:
         if not msg.data:
-            return p.no(cmd.tag, "Empty message", "CANNOT")
+            raise CommandError("Empty message", "CANNOT")
         if len(msg.data) > s.settings.max_literal_size:
-            return p.no(cmd.tag, "Message too large", "TOOBIG")
+            raise CommandError("Message too large", "TOOBIG")
     sel = s.selected
     mgr = s.mailboxes
     opened = None
-    if sel is not None and sel.name == cmd.mailbox and not sel.readonly:
+    if sel is not None and sel.name == mailbox and not sel.readonly:
         box = sel.box
     else:
         try:
-            box = opened = await mgr.open(s.account, cmd.mailbox, user=s.account)
+            box = opened = await mgr.open(s.account, mailbox, user=s.account)
         except mb.PermissionDenied:
-            return await _insert_only(s, cmd)
+            await _insert_only(s, mailbox, messages)
+            return None
     try:
         uids = []
-        for msg in cmd.messages:
+        for msg in messages:
             rec = await box.append(msg.data, _flags(msg), _date(msg))
             uids.append(rec.uid)
         validity = box.uidvalidity
     finally:
         if opened is not None:
             await opened.close()
-    code = f"APPENDUID {validity} {p.SequenceSet.from_numbers(uids)}"
-    return p.ok(cmd.tag, "APPEND completed", code)
+    return f"APPENDUID {validity} {p.SequenceSet.from_numbers(uids)}"
 
 
-async def _insert_only(s: ImapSession, cmd: p.Append) -> bytes:
+@register(p.Replace, "selected")
+async def replace(s: ImapSession, cmd: p.Replace) -> bytes:
+    """REPLACE / UID REPLACE (RFC 8508): append the new version, expunge the old one."""
+    sel = s.selected
+    assert sel is not None
+    if sel.readonly:
+        return p.no(cmd.tag, "Mailbox is read-only", "READ-ONLY")
+    uids = sel.resolve(p.SequenceSet(((cmd.target, cmd.target),)), uid=cmd.uid)
+    if not uids:
+        return p.no(cmd.tag, "No such message", "NONEXISTENT")
+    if "d" not in sel.box.rights:
+        return p.no(cmd.tag, "Permission denied: access right 'd' required", "NOPERM")
+    code = await append_messages(s, cmd.mailbox, (cmd.message,))
+    if code:
+        s.write(b"* OK [" + code.encode() + b"] Replacement appended\r\n")
+    await sel.box.store(uids, ["\\Deleted"], "add")
+    gone = await sel.box.expunge(uids)
+    write_expunged(s, sel, gone)
+    return p.ok(cmd.tag, "REPLACE completed")
+
+
+async def _insert_only(s: ImapSession, mailbox: str, messages: tuple[p.AppendMessage, ...]) -> None:
     mgr = s.mailboxes
-    rights = await mgr.my_rights(s.account, cmd.mailbox, s.account)
+    rights = await mgr.my_rights(s.account, mailbox, s.account)
     if "i" not in rights:
         raise CommandError("Permission denied: access right 'i' required", "NOPERM")
-    for msg in cmd.messages:
+    for msg in messages:
         flags = [
             f
             for f in _flags(msg)
             if ("s" if f == "\\Seen" else "d" if f == "\\Deleted" else "w") in rights
         ]
-        await mgr.deliver(s.account, cmd.mailbox, msg.data, flags, _date(msg))
-    return p.ok(cmd.tag, "APPEND completed")
+        await mgr.deliver(s.account, mailbox, msg.data, flags, _date(msg))

@@ -4,8 +4,9 @@ Why: ENVELOPE and BODYSTRUCTURE are what clients fetch for every message, over a
 over; parsing a message once and keeping the encoded answers (and the part offsets for
 section fetches) next to it turns a repeated FETCH into one small read.
 
-Format (key ``imap.mime1``): an ASCII line of four lengths, then the ENVELOPE,
-BODYSTRUCTURE and BODY encodings and the `MessageStructure` JSON, concatenated.
+Format (key ``imap.mime2``): an ASCII line of five lengths, then the ENVELOPE,
+BODYSTRUCTURE and BODY encodings, the `MessageStructure` JSON and the raw header block
+(for SEARCH/SORT/THREAD), concatenated.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..mime import Message, MessageStructure, bodystructure, envelope
 
 __all__ = ["CACHE_KEY", "MemoryCache", "MimeInfo", "get_info", "info_of", "memory_cache"]
 
-CACHE_KEY = "imap.mime1"
+CACHE_KEY = "imap.mime2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,10 @@ class MimeInfo:
     bodystructure: bytes
     body: bytes
     structure: bytes
+    header: bytes
 
     def dumps(self) -> bytes:
-        parts = (self.envelope, self.bodystructure, self.body, self.structure)
+        parts = (self.envelope, self.bodystructure, self.body, self.structure, self.header)
         head = " ".join(str(len(x)) for x in parts).encode("ascii") + b"\n"
         return head + b"".join(parts)
 
@@ -44,7 +46,7 @@ class MimeInfo:
             lengths = [int(x) for x in head.split()]
         except ValueError:
             return None
-        if len(lengths) != 4 or sum(lengths) != len(rest):
+        if len(lengths) != 5 or sum(lengths) != len(rest):
             return None
         out = []
         pos = 0
@@ -69,6 +71,7 @@ def info_of(msg: Message) -> MimeInfo:
         bodystructure(msg, extensible=True),
         bodystructure(msg, extensible=False),
         msg.structure.dumps(),
+        msg.raw[: msg.root.body_start],
     )
 
 

@@ -42,6 +42,8 @@ _AUTHENTICATED = (
     "STATUS=SIZE",
     "UTF8=ACCEPT",
     "WITHIN",
+    "COMPRESS=DEFLATE",
+    "REPLACE",
 )
 
 

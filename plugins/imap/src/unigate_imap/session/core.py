@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -81,6 +82,8 @@ class ImapSession:
         self._send_lock = anyio.Lock()
         self._bad_run = 0
         self.log = connection.log
+        self._deflate: Any = None  # COMPRESS=DEFLATE (RFC 4978) streams, once active
+        self._inflate: Any = None
 
     # -- properties ----------------------------------------------------------------------
     @property
@@ -146,6 +149,8 @@ class ImapSession:
             data = bytes(self._out)
             self._out.clear()
             self.log.data("out", data)
+            if self._deflate is not None:
+                data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
             await self.conn.send(data)
 
     async def maybe_flush(self) -> None:
@@ -171,11 +176,40 @@ class ImapSession:
                 return None
             with anyio.move_on_after(remaining):
                 data = await self.conn.receive(65536)
+                if data and self._inflate is not None:
+                    data = self._inflate_input(data)
+                    if data is None:
+                        return p.ConnectionClosed()
+                    if not data:
+                        continue
                 if data:
                     self.log.data("inp", data)
                 self.proto.receive_data(data)
                 continue
             return None
+
+    def _inflate_input(self, data: bytes) -> bytes | None:
+        """Decompress client bytes; None when the stream is corrupt (the session ends)."""
+        try:
+            return bytes(self._inflate.decompress(data))
+        except zlib.error:
+            self.log.problem("corrupt COMPRESS=DEFLATE stream")
+            return None
+
+    def start_compression(self) -> None:
+        """Turn on DEFLATE both ways (after the tagged OK was flushed)."""
+        self._deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self._inflate = zlib.decompressobj(-15)
+        pending, _ = self.proto.trailing_data
+        if pending:  # bytes the client sent after its OK: already compressed
+            self.proto.discard_buffered()
+            plain = self._inflate_input(pending)
+            if plain:
+                self.proto.receive_data(plain)
+
+    @property
+    def compressed(self) -> bool:
+        return self._deflate is not None
 
     # -- the loop ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -230,7 +264,9 @@ class ImapSession:
         except CommandError as exc:
             reply = p.tagged(tag, exc.status, exc.text, exc.code)
         except mb.MailboxError as exc:
-            reply = error_response(tag, exc, trycreate=isinstance(cmd, p.Append | p.Copy | p.Move))
+            reply = error_response(
+                tag, exc, trycreate=isinstance(cmd, p.Append | p.Copy | p.Move | p.Replace)
+            )
         except Exception as exc:  # noqa: BLE001 - one command's bug must not end the session
             self.log.problem(f"IMAP {cmd.name} failed: {type(exc).__name__}: {exc}")
             reply = p.no(tag, "Internal server error", "SERVERBUG")

@@ -1,6 +1,6 @@
-"""ENABLE (RFC 5161), ID (RFC 2971) and NAMESPACE (RFC 2342).
+"""ENABLE (RFC 5161), ID (RFC 2971), NAMESPACE (RFC 2342) and COMPRESS (RFC 4978).
 
-Why together: none touches a mailbox; they describe the session and the server.
+Why together: none touches a mailbox; they describe or shape the session.
 ENABLE IMAP4rev2 / UTF8=ACCEPT switches mailbox names to UTF-8 both ways.
 """
 
@@ -54,3 +54,15 @@ async def namespace(s: ImapSession, cmd: p.Namespace) -> bytes:
         shared = None
     s.write(r.namespace_response([("", "/")], [("~", "/")], shared, utf8=s.utf8))
     return p.ok(cmd.tag, "NAMESPACE completed")
+
+
+@register(p.Compress, "auth")
+async def compress(s: ImapSession, cmd: p.Compress) -> bytes | None:
+    if cmd.mechanism.upper() != "DEFLATE":
+        return p.bad(cmd.tag, "Only DEFLATE is supported")
+    if s.compressed:
+        return p.no(cmd.tag, "Compression is already active", "COMPRESSIONACTIVE")
+    s.write(p.ok(cmd.tag, "DEFLATE active"))
+    await s.flush()
+    s.start_compression()
+    return None

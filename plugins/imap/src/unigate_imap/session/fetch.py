@@ -52,6 +52,41 @@ def _needs_info(att: p.FetchAtt) -> bool:
     return sec is not None and bool(sec.parts or sec.text)
 
 
+_RECORD_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"})
+
+
+def _fetch_records(
+    s: ImapSession, pairs: list[tuple[int, Any]], atts: tuple[p.FetchAtt, ...]
+) -> None:
+    """The fast path: every item comes from the index record (no message read)."""
+    names = [a.name for a in atts]
+    if s.condstore and "MODSEQ" not in names:
+        names.append("MODSEQ")
+    flags_cache: dict[frozenset[str], bytes] = {}
+    out: list[bytes] = []
+    for seq, rec in pairs:
+        parts = []
+        for name in names:
+            if name == "UID":
+                parts.append(b"UID %d" % rec.uid)
+            elif name == "FLAGS":
+                enc = flags_cache.get(rec.flags)
+                if enc is None:
+                    enc = flags_cache[rec.flags] = p.encode_flags(s.visible_flags(rec.flags))
+                parts.append(b"FLAGS " + enc)
+            elif name == "RFC822.SIZE":
+                parts.append(b"RFC822.SIZE %d" % rec.size)
+            elif name == "INTERNALDATE":
+                parts.append(b"INTERNALDATE " + internaldate(rec))
+            else:
+                parts.append(b"MODSEQ (%d)" % rec.modseq)
+        out.append(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+        if len(out) >= 2000:
+            s.write(b"".join(out))
+            out.clear()
+    s.write(b"".join(out))
+
+
 def internaldate(rec: Any) -> bytes:
     return p.encode_datetime(datetime.fromtimestamp(rec.internal_date, UTC))
 
@@ -112,6 +147,8 @@ async def fetch_items(
     return items
 
 
+
+
 @register(p.Fetch, "selected")
 async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     sel = s.selected
@@ -121,7 +158,8 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
         s.enabled.add("CONDSTORE")
     if cmd.vanished and not s.qresync:
         return p.bad(cmd.tag, "VANISHED needs ENABLE QRESYNC")
-    uids = sel.resolve(cmd.sequence_set, uid=cmd.uid)
+    resolved = sel.resolve_records(cmd.sequence_set, uid=cmd.uid)
+    uids = [rec.uid for _, rec in resolved]
     atts = cmd.attributes
     if cmd.changedsince is not None and not any(a.name == "MODSEQ" for a in atts):
         atts = atts + (p.FetchAtt("MODSEQ"),)
@@ -136,14 +174,15 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
         if gone:
             s.write(r.vanished_response(p.SequenceSet.from_numbers(gone), earlier=True))
     missing = False
-    for uid in uids:
-        rec = box.record(uid)
-        seq = box.seq_of(uid)
-        if rec is None or seq is None:
-            continue
-        if cmd.changedsince is not None and rec.modseq <= cmd.changedsince:
-            continue
-        items = await fetch_items(s, sel, rec, atts, add_flags=uid in seen_changed)
+    pairs = sel.resolve_records(cmd.sequence_set, uid=cmd.uid) if seen_changed else resolved
+    if cmd.changedsince is not None:
+        pairs = [(seq, rec) for seq, rec in pairs if rec.modseq > cmd.changedsince]
+    if not seen_changed and all(a.name in _RECORD_ONLY for a in atts):
+        _fetch_records(s, pairs, atts)
+        return p.ok(cmd.tag, "FETCH completed")
+
+    for seq, rec in pairs:
+        items = await fetch_items(s, sel, rec, atts, add_flags=rec.uid in seen_changed)
         if items is None:
             missing = True
             continue

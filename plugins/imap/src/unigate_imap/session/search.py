@@ -19,7 +19,16 @@ from unigate.api import mailboxes as mb
 from .. import protocol as p
 from ..mime.headers import find_body_start
 from ..protocol import responses as r
-from ..query import SearchContext, SearchError, format_threads, search, sort, thread
+from ..query import (
+    MessageView,
+    SearchContext,
+    SearchError,
+    format_threads,
+    matches,
+    search,
+    sort,
+    thread,
+)
 from .cache import MemoryCache, message_key
 from .core import ImapSession, register
 from .errors import CommandError
@@ -108,6 +117,9 @@ async def _header(box: Any, uid: int, memory: MemoryCache | None) -> bytes:
         hit = memory.get(key)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
+        info = memory.get(message_key(box, uid, "mime"))
+        if info is not None:
+            return info.header  # type: ignore[no-any-return]
     cached = await box.cache_get(uid, HEADER_KEY)
     if cached is not None:
         header = bytes(cached)
@@ -148,9 +160,30 @@ def _context(sel: Selected, messages: list[_Msg]) -> SearchContext:
     return SearchContext(len(box), last, datetime.now(UTC), saved)
 
 
-def _run(key: p.SearchKey, messages: list[_Msg], ctx: SearchContext) -> list[_Msg]:
+def _run(
+    key: p.SearchKey,
+    messages: list[_Msg],
+    ctx: SearchContext,
+    sel: Selected | None = None,
+    memory: MemoryCache | None = None,
+) -> list[_Msg]:
+    """Evaluate ``key``; header-only programs reuse memoised `MessageView`s across commands."""
     try:
-        return search(messages, key, ctx)  # type: ignore[return-value]
+        if memory is None or sel is None or need_of(key) != HEADER:
+            return search(messages, key, ctx)  # type: ignore[return-value]
+        box = sel.box
+        found = []
+        for m in messages:
+            mkey = message_key(box, m.uid, "view")
+            view = memory.get(mkey)
+            if view is None:
+                view = MessageView(m)
+                memory.put(mkey, view, 4 * len(m.header) + 500)
+            else:
+                view.msg = m  # the same message; its sequence number may have changed
+            if matches(key, view, ctx):
+                found.append(m)
+        return found
     except SearchError as exc:
         raise CommandError(str(exc), status="BAD") from None
 
@@ -164,13 +197,15 @@ async def search_(s: ImapSession, cmd: p.Search) -> bytes:
     sel = s.selected
     assert sel is not None
     messages = await load_messages(sel, need_of(cmd.key), s.memory)
-    found = _run(cmd.key, messages, _context(sel, messages))
+    found = _run(cmd.key, messages, _context(sel, messages), sel, s.memory)
     modseq = None
     if _has_modseq(cmd.key):
         s.enabled.add("CONDSTORE")
         modseq = max((m.modseq for m in found), default=None)
     numbers = _numbers(found, cmd.uid)
     opts = cmd.return_options
+    if opts is None and s.rev2:
+        opts = ()  # IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 §6.4.4)
     if opts is None:
         s.write(r.search_response(numbers, modseq))
         return p.ok(cmd.tag, "SEARCH completed")

@@ -50,13 +50,25 @@ class Selected:
         """The view's UIDs in sequence order."""
         return [r.uid for r in self.box.messages()]
 
+    def resolve_records(self, seqset: SequenceSet, *, uid: bool) -> list[tuple[int, Any]]:
+        """``(sequence number, record)`` pairs named by ``seqset``, ascending (see `resolve`)."""
+        records = self.box.messages()
+        uids = [r.uid for r in records]
+        out = []
+        for u in self._resolve(uids, seqset, uid=uid):
+            i = bisect.bisect_left(uids, u)
+            out.append((i + 1, records[i]))
+        return out
+
     def resolve(self, seqset: SequenceSet, *, uid: bool) -> list[int]:
         """UIDs in the view named by ``seqset`` (sequence numbers or UIDs), ascending.
 
         ``$`` is the saved search result. Numbers outside the view are ignored (UID
         sets) or raise a BAD `CommandError` (sequence numbers beyond EXISTS).
         """
-        uids = self.uids()
+        return self._resolve(self.uids(), seqset, uid=uid)
+
+    def _resolve(self, uids: list[int], seqset: SequenceSet, *, uid: bool) -> list[int]:
         if seqset.saved:
             saved = set(self.saved or ())
             return [u for u in uids if u in saved]

@@ -1,0 +1,142 @@
+"""Unit tests of the session's pure helpers: numbering, caches, rights, error codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+
+from unigate.api import mailboxes as mb
+from unigate_imap import protocol as p
+from unigate_imap.mime import Message
+from unigate_imap.session.acl import translate_rights
+from unigate_imap.session.cache import MemoryCache, MimeInfo, info_of
+from unigate_imap.session.errors import CommandError, error_response
+from unigate_imap.session.search import BODY, HEADER, NONE, need_of
+from unigate_imap.session.state import Selected
+
+
+@dataclass
+class _Rec:
+    uid: int
+
+
+class _Box:
+    def __init__(self, uids: list[int]) -> None:
+        self._uids = uids
+
+    def messages(self) -> list[_Rec]:
+        return [_Rec(u) for u in self._uids]
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+
+def _sel(uids: list[int]) -> Selected:
+    return Selected(_Box(uids), "INBOX", readonly=False)
+
+
+def test_resolve_sequence_numbers() -> None:
+    sel = _sel([3, 7, 9, 20])
+    assert sel.exists == 4
+    assert sel.resolve(p.SequenceSet.parse("1:*"), uid=False) == [3, 7, 9, 20]
+    assert sel.resolve(p.SequenceSet.parse("4,2"), uid=False) == [7, 20]
+    assert sel.resolve(p.SequenceSet.parse("*:3"), uid=False) == [9, 20]
+    with pytest.raises(CommandError) as info:
+        sel.resolve(p.SequenceSet.parse("5"), uid=False)
+    assert info.value.status == "BAD"
+    with pytest.raises(CommandError):
+        _sel([]).resolve(p.SequenceSet.parse("1:*"), uid=False)
+
+
+def test_resolve_uids() -> None:
+    sel = _sel([3, 7, 9, 20])
+    assert sel.resolve(p.SequenceSet.parse("1:8"), uid=True) == [3, 7]
+    assert sel.resolve(p.SequenceSet.parse("10:*"), uid=True) == [20]
+    assert sel.resolve(p.SequenceSet.parse("21:*"), uid=True) == [20]  # * is the last UID
+    assert sel.resolve(p.SequenceSet.parse("100"), uid=True) == []
+    assert _sel([]).resolve(p.SequenceSet.parse("1:*"), uid=True) == []
+    sel.saved = [9, 3]
+    assert sel.resolve(p.SequenceSet.parse("$"), uid=True) == [3, 9]
+
+
+def test_mime_info_round_trip() -> None:
+    raw = b"Subject: hi\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+    info = info_of(Message(raw))
+    again = MimeInfo.loads(info.dumps())
+    assert again == info
+    assert again.message(raw).root.body_start == raw.index(b"body")
+    assert b'"hi"' in info.envelope
+    assert info.header == b"Subject: hi\r\nContent-Type: text/plain\r\n\r\n"
+    for broken in (b"", b"garbage", b"1 2 3\nabc", b"1 1 1 1 1\nabc"):
+        assert MimeInfo.loads(broken) is None
+
+
+def test_memory_cache_evicts_least_recent() -> None:
+    cache = MemoryCache(400)
+    cache.put("a", b"x", 100)
+    cache.put("b", b"y", 100)
+    cache.put("c", b"z", 100)
+    assert cache.get("a") == b"x"  # refresh a
+    cache.put("d", b"w", 100)
+    cache.put("e", b"v", 100)  # over budget: b goes first
+    assert cache.get("b") is None
+    assert cache.get("a") == b"x"
+    assert cache.used <= 400
+    cache.put("huge", b"h", 1000)  # bigger than a quarter of the budget: not kept
+    assert cache.get("huge") is None
+
+
+def test_translate_rights() -> None:
+    assert translate_rights("lrswipkxte") == "lrswipcd"
+    assert translate_rights("+ka") == "+ca"
+    assert translate_rights("-e") == "-d"
+    assert translate_rights("") == ""
+    with pytest.raises(CommandError) as info:
+        translate_rights("lz")
+    assert info.value.code == "INVALID"
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (mb.NoSuchMailbox("x"), b"[NONEXISTENT]"),
+        (mb.MailboxExists("x"), b"[ALREADYEXISTS]"),
+        (mb.PermissionDenied("a"), b"[NOPERM]"),
+        (mb.QuotaExceeded(True), b"[OVERQUOTA]"),
+        (mb.CannotDeleteInbox("x"), b"[CANNOT]"),
+        (mb.InvalidMailboxName("x\r\ny"), b"[CANNOT]"),
+    ],
+)
+def test_error_codes(exc: Exception, code: bytes) -> None:
+    reply = error_response("t1", exc)
+    assert reply is not None
+    assert reply.startswith(b"t1 NO " + code)
+    assert reply.count(b"\r\n") == 1
+
+
+def test_trycreate_and_foreign_errors() -> None:
+    assert error_response("t", mb.NoSuchMailbox("x"), trycreate=True).startswith(  # type: ignore[union-attr]
+        b"t NO [TRYCREATE]"
+    )
+    assert error_response("t", ValueError("x")) is None
+
+
+def test_need_of() -> None:
+    assert need_of(p.AllKey()) == NONE
+    assert need_of(p.FlagKey("\\Seen")) == NONE
+    assert need_of(p.TextKey("SUBJECT", "x")) == HEADER
+    assert need_of(p.NotKey(p.TextKey("BODY", "x"))) == BODY
+    assert need_of(p.OrKey(p.FlagKey("\\Seen"), p.TextKey("TEXT", "x"))) == BODY
+    assert (
+        need_of(
+            p.AndKey(
+                (
+                    p.SizeKey(True, 3),
+                    p.DateKey("ON", date.today(), sent=True),
+                )
+            )
+        )
+        == HEADER
+    )
