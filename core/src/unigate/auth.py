@@ -349,14 +349,9 @@ class SaslLogin:
             return SaslDone(outcome, result.additional)
         if self.exchange.cleartext and self.credentials.last_outcome is not None:
             return SaslDone(self.credentials.last_outcome)
-        account = (
-            self.auth.resolve(getattr(self.exchange, "authcid", None) or "")
-            if getattr(self.exchange, "authcid", None)
-            else None
-        )
-        outcome = await self.auth._failed(
-            self.peer_ip, account, self.service, getattr(self.exchange, "authcid", None) or "?"
-        )
+        authcid = getattr(self.exchange, "authcid", None) or ""
+        account = self.auth.resolve(authcid) if authcid else None
+        outcome = await self.auth._failed(self.peer_ip, account, self.service, authcid or "?")
         return SaslDone(LoginOutcome(None, outcome.reason, temporary=result.temporary))
 
     async def cancel(self) -> LoginOutcome:

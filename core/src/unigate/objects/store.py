@@ -335,8 +335,6 @@ class ObjectStore:
             )
         canonical = f"{new_name}@{new_domain}"
         self._rename_group_member(domain, f"{name}@{domain}", canonical)
-        if self.files.read(target / "account.settings").get("Password") is not None:
-            pass  # verifiers keep working; digest HA1 of the old name is dropped on next password change
         return canonical
 
     def account_settings(self, account: str) -> dict[str, Any]:
