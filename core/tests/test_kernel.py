@@ -137,3 +137,14 @@ def test_a_misspelt_hook_fails_loading() -> None:
 def test_an_enabled_plugin_that_is_not_installed_is_named() -> None:
     with pytest.raises(PluginLoadError, match="'nosuch'"):
         load(["nosuch"])
+
+
+def test_running_server_call_runs_on_the_server_loop(tmp_path: Path) -> None:
+    with serve_in_thread(tmp_path, plugins=["storage_sliced"]) as running:
+        running.server.objects.add_account("m@example.test")
+        manager = running.server.service("mailboxes")
+        uid = running.call(
+            manager.deliver, "m@example.test", "INBOX", b"Subject: x\r\n\r\nbody\r\n"
+        )
+        status = running.call(manager.status, "m@example.test", "INBOX", "m@example.test")
+    assert uid == 1 and status.messages == 1

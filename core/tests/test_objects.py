@@ -154,3 +154,12 @@ def test_changes_by_another_process_are_seen(store: ObjectStore, tmp_path: Path)
     other = ObjectStore(tmp_path)
     other.update_account_settings("alice@example.test", {"RealName": "Alice A."})
     assert store.setting("alice@example.test", "RealName") == "Alice A."
+
+
+def test_password_encryption_setting_given_at_creation_applies(store: ObjectStore) -> None:
+    store.add_account(
+        "c@example.test", password="plain-pw", settings={"PasswordEncryption": "clear"}
+    )
+    assert store.account_settings("c@example.test")["Password"] == "plain-pw"
+    store.add_account("h@example.test", password="hashed-pw")
+    assert store.account_settings("h@example.test")["Password"].startswith("\x02$argon2")

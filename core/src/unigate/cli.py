@@ -283,13 +283,24 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    """``queue list|show ID|retry [ID]|delete ID [--report]`` on a stopped server's Queue."""
+    """``queue list|show ID|retry [ID]|delete ID [--report]``: the live Queue, or the directory.
+
+    A running server is asked over its control socket (``<data>/run/control.sock``, the
+    CLI protocol of :mod:`unigate.control`); when none answers, the Queue directory is
+    opened directly. The output is the same either way.
+    """
     import time as _time
 
+    from unigate.control import ControlError, RemoteQueue, connect
     from unigate.queue import Queue, QueueLocked, UnknownMessage
 
     ctx = _context(args)
-    queue = Queue(ctx.data_dir / "Queue", bad_files=ctx.data_dir / "BadFiles")
+    client = connect(ctx.data_dir)
+    queue: Any = (
+        RemoteQueue(client)
+        if client is not None
+        else Queue(ctx.data_dir / "Queue", bad_files=ctx.data_dir / "BadFiles")
+    )
 
     def stamp(seconds: float | None) -> str:
         return _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(seconds)) if seconds else "-"
@@ -333,6 +344,12 @@ def cmd_queue(args: argparse.Namespace) -> int:
     except UnknownMessage:
         print(f"no message {args.id} in the Queue", file=sys.stderr)
         return 1
+    except ControlError as exc:
+        print(f"unigate: the server answered: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if client is not None:
+            client.close()
 
 
 # -- the parser ------------------------------------------------------------------------------------

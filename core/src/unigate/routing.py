@@ -2,13 +2,16 @@
 
 The Routing Table lives in ``<data>/Settings/RouterTable`` in the manual's text syntax
 (created with the default records on first use); it is re-read when the file changes,
-so ``unigate`` commands and editors take effect without a restart. Addresses go through
+so ``unigate`` commands and editors take effect without a restart (the file is checked
+by ``stat`` at most once a second -- a change made by another process shows within a
+second; :meth:`RoutingService.set_table` takes effect at once). Addresses go through
 the table, then the account database, then the ``unigate_route`` hook.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +38,8 @@ class RoutingService:
         self.options = options or RouterOptions()
         self._stamp: tuple[int, int] | None = None
         self._router: Router | None = None
+        #: when the table file was last checked (monotonic); it is trusted for a second
+        self._checked = -1.0
 
     @property
     def table_path(self) -> Path:
@@ -53,9 +58,14 @@ class RoutingService:
 
         self.table_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.table_path, text)
+        self._checked = -1.0
 
     @property
     def router(self) -> Router:
+        now = time.monotonic()
+        if self._router is not None and now - self._checked < 1.0:
+            return self._router
+        self._checked = now
         try:
             st = os.stat(self.table_path)
             stamp = (st.st_mtime_ns, st.st_size)

@@ -227,6 +227,9 @@ class Server:
             self._start_services()
             if self.service("queue") is not None:
                 await self.service("queue").start()
+            from unigate.control import serve_control
+
+            await self.start_service(serve_control, self, name="control")
             await self.call("unigate_startup", server=self)
             await self._bind_all()
             self._write_listeners_json()

@@ -157,3 +157,18 @@ def test_scram_wrong_password_and_cancel(server: Any) -> None:
     assert w.line().startswith(b"s2 BAD")
     w.send(b"s3 AUTHENTICATE NOSUCH\r\n")
     assert w.line().startswith(b"s3 NO")
+
+
+def test_starttls_drops_pipelined_plaintext(server: Any) -> None:
+    """Bytes sent after STARTTLS in the same packet must not be executed (CVE-2011-0411 style)."""
+    w = _Wire(server.port("imap"))
+    w.send(b"t1 STARTTLS\r\nt2 LOGIN a@example.test pw-a\r\n")
+    assert w.line().startswith(b"t1 OK")
+    tls = _unverified().wrap_socket(w.sock, server_hostname="localhost")
+    tls.sendall(b"t3 NOOP\r\n")
+    data = b""
+    while b"t3 " not in data:
+        data += tls.recv(65536)
+    assert b"t2 " not in data
+    assert data.startswith(b"t3 OK")
+    tls.close()

@@ -70,6 +70,8 @@ class SharedMailbox:
         self.dead = False
         self.sessions: set[MailboxSession] = set()
         self.records: dict[int, MessageRecord] = {}
+        #: the sum of the records' sizes, kept up to date by appends and expunges
+        self._size = 0
         self.uidvalidity = 0
         self.uidnext = 1
         self.highestmodseq = 0
@@ -100,6 +102,7 @@ class SharedMailbox:
         self.uidnext = state.uidnext
         self.highestmodseq = state.highestmodseq
         self.records = {r.uid: r for r in state.records}
+        self._size = sum(r.size for r in self.records.values())
         self.attributes = dict(state.attributes)
         self.warnings = list(state.warnings)
         self._report_usage()
@@ -125,8 +128,7 @@ class SharedMailbox:
                 await anyio.to_thread.run_sync(work)
 
     def _report_usage(self) -> None:
-        size = sum(r.size for r in self.records.values())
-        self._on_usage(self.owner, self.name, size, len(self.records))
+        self._on_usage(self.owner, self.name, self._size, len(self.records))
 
     # -- serialised driver calls ------------------------------------------------------
 
@@ -192,6 +194,10 @@ class SharedMailbox:
                 req.records = list(records[pos : pos + len(req.messages)])
                 pos += len(req.messages)
             for rec in records:
+                old = self.records.get(rec.uid)
+                if old is not None:
+                    self._size -= old.size
+                self._size += rec.size
                 self.records[rec.uid] = rec
                 self.uidnext = max(self.uidnext, rec.uid + 1)
                 self.highestmodseq = max(self.highestmodseq, rec.modseq)
@@ -257,7 +263,7 @@ class SharedMailbox:
                 await anyio.to_thread.run_sync(self.store.expunge, gone, modseq)
             self.highestmodseq = modseq
             for uid in gone:
-                del self.records[uid]
+                self._size -= self.records.pop(uid).size
             self.expunged_since_open += len(gone)
             self._report_usage()
         self.broadcast(Expunged(tuple(gone)), origin=origin)

@@ -291,11 +291,10 @@ class ObjectStore:
         path = self.domain_dir(domain) / f"{name}.macnt"
         path.mkdir(parents=True)
         canonical = f"{name}@{domain}"
-        values = dict(settings or {})
-        if password is not None:
-            values.update(self._verifiers(canonical, password))
-        self.files.write(path / "account.settings", values)
+        self.files.write(path / "account.settings", dict(settings or {}))
         self.files.write(path / "account.info", {})
+        if password is not None:  # after the settings: PasswordEncryption decides the verifiers
+            self.set_password(canonical, password)
         return canonical
 
     def remove_account(self, address: str) -> None:

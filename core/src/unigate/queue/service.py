@@ -116,6 +116,10 @@ class Queue(QueueAdmin):
             self._flush_statuses, max_items=1024
         )
         self._messages: dict[str, QueuedMessage] = {}
+        #: the bytes of recently submitted messages (id -> data), so a delivery that
+        #: follows soon after the submission does not read the spool file back
+        self._recent: dict[str, bytes] = {}
+        self._recent_bytes = 0
         self._hosts: dict[tuple[str, str], HostQueue] = {}
         self._reporting: set[str] = set()
         self._next_spool = 0
@@ -229,9 +233,22 @@ class Queue(QueueAdmin):
                     recipients=[RecipientState(i) for i in range(len(envelope.recipients))],
                 )
                 self._messages[message.id] = message
+                self._remember(message.id, data)
                 self._enqueue(message)
             self._kick()
         return ids
+
+    def _remember(self, message_id: str, data: bytes) -> None:
+        """Keep a just-spooled message's bytes while the cache has room."""
+        if self._recent_bytes + len(data) > self.settings.memory_cache_bytes:
+            return
+        self._recent[message_id] = data
+        self._recent_bytes += len(data)
+
+    def _forget_bytes(self, message_id: str) -> None:
+        data = self._recent.pop(message_id, None)
+        if data is not None:
+            self._recent_bytes -= len(data)
 
     def _spool_name(self) -> str:
         self._next_spool = max(self._next_spool + 1, int(self.clock.now() * 1000))
@@ -253,6 +270,8 @@ class Queue(QueueAdmin):
 
     async def _load(self, *, schedule: bool) -> None:
         self._messages.clear()
+        self._recent.clear()
+        self._recent_bytes = 0
         self._hosts.clear()
         self._reporting.clear()
         spools, temps = await anyio.to_thread.run_sync(self.disk.scan)
@@ -445,6 +464,9 @@ class Queue(QueueAdmin):
     # ------------------------------------------------------------------ delivery
 
     async def _read(self, message: QueuedMessage) -> bytes:
+        data = self._recent.get(message.id)
+        if data is not None:
+            return data
         return await anyio.to_thread.run_sync(
             self.disk.read_range, message.spool.path, message.offset, message.size
         )
@@ -821,6 +843,7 @@ class Queue(QueueAdmin):
             return
         message.done = True
         del self._messages[message.id]
+        self._forget_bytes(message.id)
         for state in message.recipients:
             host = self._hosts.get(message.key_of(state.index))
             if host is not None:

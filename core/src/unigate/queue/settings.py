@@ -41,4 +41,9 @@ class QueueSettings(BaseModel):
     commit_max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="bytes per group commit")
     commit_parallel: int = Field(2, ge=1, description="group commits writing at once")
     max_active: int = Field(200, ge=1, description="deliveries running at once, in total")
+    memory_cache_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="bytes of just-submitted messages kept in memory for their delivery",
+    )
     drain_deadline: float = Field(30.0, ge=0, description="stop() waits this long for deliveries")

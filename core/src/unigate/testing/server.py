@@ -70,6 +70,17 @@ class RunningServer:
     config: Path
     server: Any = None
     process: subprocess.Popen[bytes] | None = None
+    portal: Any = None
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` (sync or async) on the in-thread server's event loop; its result.
+
+        For tests that use kernel services directly, e.g.
+        ``running.call(running.server.service("mailboxes").deliver, account, "INBOX", data)``.
+        """
+        if self.portal is None:
+            raise RuntimeError("call() needs a server started with serve_in_thread")
+        return self.portal.call(fn, *args)
 
     def listeners(self) -> dict[str, list[tuple[str, int]]]:
         return read_listeners(self.data_dir)
@@ -135,7 +146,9 @@ def serve_in_thread(
     if not ready.wait(30) or failure:
         raise RuntimeError(f"server did not start: {failure[0] if failure else 'timeout'}")
     try:
-        yield RunningServer(data_dir=server.data_dir, config=config, server=server)
+        yield RunningServer(
+            data_dir=server.data_dir, config=config, server=server, portal=holder.get("portal")
+        )
     finally:
         portal = holder.get("portal")
         if portal is not None:

@@ -164,7 +164,7 @@ class ImapSession:
         return self.settings.autologout
 
     async def read_event(self, timeout: float) -> p.Event | None:
-        """The next protocol event; None when ``timeout`` seconds pass without input."""
+        """The next protocol event; None after ``timeout`` seconds without any input."""
         deadline = time.monotonic() + timeout
         while True:
             event = self.proto.next_event()
@@ -184,6 +184,7 @@ class ImapSession:
                         continue
                 if data:
                     self.log.data("inp", data)
+                    deadline = time.monotonic() + timeout  # silence, not slowness, times out
                 self.proto.receive_data(data)
                 continue
             return None

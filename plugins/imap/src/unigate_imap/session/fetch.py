@@ -147,8 +147,6 @@ async def fetch_items(
     return items
 
 
-
-
 @register(p.Fetch, "selected")
 async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     sel = s.selected
