@@ -25,8 +25,9 @@ def test_queue_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
             )
         queue = running.server.service("queue")
         assert queue.count == 1
-        # the directory is locked while the server runs
-        assert main(["queue", "list", "--data", str(running.data_dir)]) == 1
+        # while the server runs, `queue list` asks it over its control socket
+        assert main(["queue", "list", "--data", str(running.data_dir)]) == 0
+        assert "dave@down.test" in capsys.readouterr().out
     data = str(tmp_path / "data")
     capsys.readouterr()
     assert main(["queue", "list", "--data", data]) == 0

@@ -53,6 +53,8 @@ class Result:
     accept_seconds: float = 0.0
     deliver_seconds: float | None = None
     latencies: list[float] = field(default_factory=list)
+    #: CPU seconds the benchmark client itself used while sending
+    client_cpu: float = 0.0
 
     @property
     def accepted_rate(self) -> float:
@@ -126,8 +128,10 @@ async def drive(
     result = Result(name)
     shares = [list(range(i, count, senders)) for i in range(senders)]
     started = time.perf_counter()
+    cpu = time.process_time()
     await asyncio.gather(*(sender(port, share, accounts, size, result) for share in shares))
     result.accept_seconds = time.perf_counter() - started
+    result.client_cpu = time.process_time() - cpu
     result.started = started  # type: ignore[attr-defined]
     return result
 
@@ -463,13 +467,15 @@ def main() -> int:
         f"{args.accounts} accounts, {os.cpu_count()} CPUs"
     )
     print(
-        f"{'server':22} {'accepted/s':>11} {'delivered/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'refused':>8}"
+        f"{'server':22} {'accepted/s':>11} {'delivered/s':>12} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'refused':>8} {'client ms/msg':>14}"
     )
     for r in results:
         delivered = f"{r.delivered_rate:12.0f}" if r.delivered_rate else f"{'-':>12}"
         print(
             f"{r.name:22} {r.accepted_rate:11.0f} {delivered} {r.percentile(0.5):8.1f} "
-            f"{r.percentile(0.99):8.1f} {r.refused:8}"
+            f"{r.percentile(0.99):8.1f} {r.refused:8} "
+            f"{r.client_cpu / max(1, r.accepted) * 1000:14.2f}"
         )
     base = next((r for r in results if r.name == "unigate"), None)
     if base is not None and base.delivered_rate:

@@ -26,7 +26,7 @@ def test_commands_and_replies() -> None:
     core.error(500, "unknown   command")
     core.ok()
     assert core.data_to_send() == (
-        b"200 data follow\r\n(\"example.test\",\"client1.com\")\r\n500 unknown command\r\n200 OK\r\n"
+        b'200 data follow\r\n("example.test","client1.com")\r\n500 unknown command\r\n200 OK\r\n'
     )
     assert core.data_to_send() == b""
 
@@ -55,8 +55,7 @@ def test_protocol_errors() -> None:
     core = ControlProtocol(authenticated=True)
     assert core.receive_data(b"\r\nUSER postmaster\r\n\xff\r\n") == []
     assert core.data_to_send() == (
-        b"500 empty command line\r\n500 already logged in\r\n"
-        b"500 the command line is not UTF-8\r\n"
+        b"500 empty command line\r\n500 already logged in\r\n500 the command line is not UTF-8\r\n"
     )
     with pytest.raises(ValueError):
         core.error(200, "not an error")
@@ -122,8 +121,10 @@ values = st.recursive(
     | st.binary(max_size=20)
     | st.integers(min_value=dataformat.INT64_MIN, max_value=dataformat.INT64_MAX)
     | st.none(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(min_size=1, max_size=5).filter(lambda k: "\x00" not in k), inner),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(min_size=1, max_size=5).filter(lambda k: "\x00" not in k), inner)
+    ),
     max_leaves=10,
 )
 
@@ -133,3 +134,19 @@ def test_arguments_read_what_dumps_wrote(items: list[dataformat.Value]) -> None:
     args = Arguments(" ".join(dataformat.dumps(item) for item in items))
     assert [args.value() for _ in items] == items
     assert args.at_end
+
+
+@given(st.lists(st.integers(min_value=0, max_value=60), max_size=8))
+def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
+    stream = b'NOOP\r\nINLINE\nECHO {a="b c";}\r\n\r\nUSER x\r\nGETVERSION\r\nQUIT\r\nNOOP\r\n'
+    whole = ControlProtocol(authenticated=True)
+    expected = whole.receive_data(stream)
+    pieces = ControlProtocol(authenticated=True)
+    events = []
+    start = 0
+    for cut in sorted(cuts):
+        events += pieces.receive_data(stream[start:cut])
+        start = max(start, cut)
+    events += pieces.receive_data(stream[start:])
+    assert events == expected
+    assert pieces.data_to_send() == whole.data_to_send()

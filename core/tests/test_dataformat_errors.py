@@ -126,3 +126,9 @@ def test_surrogates_are_refused() -> None:
         loads("a\udc00")
     with pytest.raises(DataFormatError, match="surrogate"):
         dumps("a\ud800")
+
+
+def test_lone_surrogate_in_xml_is_a_data_format_error() -> None:
+    # found by the hypothesis fuzz: the XML parser raised UnicodeEncodeError instead
+    with pytest.raises(DataFormatError):
+        loads("<a>\ud800</a>")

@@ -431,7 +431,11 @@ def build_parser(extra: Sequence[Any] = ()) -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_route)
 
-    p = sub.add_parser("queue", help="the mail Queue: list | show ID | retry [ID] | delete ID")
+    p = sub.add_parser(
+        "queue",
+        help="the mail Queue (a running server's, over its control socket): "
+        "list | show ID | retry [ID] | delete ID",
+    )
     p.add_argument("action", choices=["list", "show", "retry", "delete"])
     p.add_argument("id", nargs="?", help="a queue id (as `queue list` prints it)")
     p.add_argument("--report", action="store_true", help="delete: send the failure reports")

@@ -20,7 +20,7 @@ Also from the manual: ``GETMESSAGEQUEUEINFO module QUEUE q`` (``{nTotal; size;
 delayedTill; lastError}``, ``{}`` for an empty queue), ``RELEASESMTPQUEUE q``
 (releases the messages with a recipient waiting in that SMTP queue),
 ``REJECTQUEUEMESSAGES SENDER account [REPORT text|NONDN]``, ``GETVERSION``,
-``GETCURRENTTIME``, ``NOOP``, ``ECHO``, ``LISTCLICOMMANDS``, ``MAINDOMAINNAME``,
+``GETCURRENTTIME``, ``NOOP``, ``ECHO``, ``LISTCLICOMMANDS``, ``SHUTDOWN``, ``MAINDOMAINNAME``,
 ``LISTDOMAINS``, ``LISTACCOUNTS [domain]``, ``GETACCOUNTSETTINGS name``,
 ``WRITELOG level text``.
 """
@@ -182,6 +182,14 @@ async def _write_log(server: Server, session: Session, args: Arguments) -> Value
     if not 0 <= level <= 5:
         raise ArgumentError("logLevel must be 0..5")
     server.log.log(level, text)
+    return None
+
+
+@command("SHUTDOWN", MASTER)
+async def _shutdown(server: Server, session: Session, args: Arguments) -> Value | None:
+    args.end()
+    server.log.major("shutdown requested over the control socket")
+    server.stop()
     return None
 
 

@@ -66,20 +66,28 @@ async def serve_control(
     log = server.logs.logger("CONTROL")
     path = control_path(server.data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if await _answers(path):
+        log.problem(f"another server answers on {path}: no control socket for this one")
+        task_status.started(None)
+        return
     try:
         listener = await anyio.create_unix_listener(path, mode=0o600)
     except OSError as exc:
         log.problem(f"cannot open the control socket {path}: {exc}")
         task_status.started(None)
         return
-    identity = path.stat().st_ino
+    identity: int | None = None
     try:
-        log.low(f"control socket {path}")
         async with listener:
+            identity = path.stat().st_ino
+            log.low(f"control socket {path}")
             task_status.started(path)
 
             async def handle(stream: anyio.abc.SocketStream) -> None:
-                await _session(server, stream)
+                try:
+                    await _session(server, stream)
+                except Exception as exc:  # one broken session never stops the service
+                    log.failure(f"control session: {type(exc).__name__}: {exc}")
 
             await listener.serve(handle)
     finally:
@@ -87,6 +95,19 @@ async def serve_control(
         with contextlib.suppress(OSError):
             if path.stat().st_ino == identity:
                 path.unlink()
+
+
+async def _answers(path: Path) -> bool:
+    """True if a server listens on the socket at ``path`` (False for none or a stale file)."""
+    if not path.exists():
+        return False
+    try:
+        with anyio.fail_after(2):
+            stream = await anyio.connect_unix(path)
+    except (OSError, TimeoutError):
+        return False
+    await stream.aclose()
+    return True
 
 
 async def _session(server: Server, stream: anyio.abc.SocketStream) -> None:

@@ -73,6 +73,12 @@ def scan_xml(text: str, pos: int) -> int:
 def parse_xml(text: str, start: int, end: int) -> ET.Element:
     """Parse ``text[start:end]`` (found by ``scan_xml``) into an Element."""
     source = text[start:end]
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no XML parser can take it
+        raise DataFormatError(
+            "invalid XML: a character that is not Unicode text", start + exc.start, text
+        ) from None
     parser = ET.XMLParser()
     try:
         parser.feed(source)

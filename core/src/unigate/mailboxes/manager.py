@@ -41,6 +41,7 @@ import anyio.to_thread
 from unigate_hookspecs.storage import FormatDriver, NewMessage
 
 from ..fsutil import fsync_dir
+from ..objects.files import generation as _settings_generation
 from . import names as _names
 from .accounts import AccountDirectory
 from .acl import (
@@ -200,6 +201,8 @@ class MailboxManager:
         self._meta: dict[str, dict[str, dict[str, Any]]] = {}
         self._info: dict[str, dict[str, Any]] = {}
         self._last_uidvalidity = 0
+        #: owner -> (read at, settings generation, MaxAccountSize, DelayNewMailPercent)
+        self._quota_cache: dict[str, tuple[float, int, int | None, int]] = {}
 
     # =========================================================================
     # accounts, names, rights
@@ -395,6 +398,11 @@ class MailboxManager:
 
     async def _acquire(self, owner: str, name: str) -> SharedMailbox:
         key = (owner, name)
+        shared = self._shared.get(key)
+        if shared is not None and not shared.dead:  # the hot path: already open, no await
+            self._idle.pop(key, None)
+            shared.refs += 1
+            return shared
         lock = self._key_locks.setdefault(key, anyio.Lock())
         async with lock:
             shared = self._shared.get(key)
@@ -473,14 +481,33 @@ class MailboxManager:
             _size_setting(self._accounts.setting(owner, "MaxMailboxes")),
         )
 
-    async def _check_quota(self, owner: str, size: int) -> None:
+    def _quota_limits(self, owner: str) -> tuple[int | None, int]:
+        """(MaxAccountSize, DelayNewMailPercent) of ``owner``, re-read at most once a second.
+
+        Every delivery checks the quota; reading three settings files (and stat-ing the
+        account directory) per message was a measurable part of the delivery path. A
+        limit changed by another process applies within a second, one changed in this
+        process at once (the settings generation).
+        """
+        now = time.monotonic()
+        current = _settings_generation()
+        cached = self._quota_cache.get(owner)
+        if cached is not None and cached[1] == current and now - cached[0] < 1.0:
+            return cached[2], cached[3]
         limit = _size_setting(self._accounts.setting(owner, "MaxAccountSize"))
+        percent = self._accounts.setting(owner, "DelayNewMailPercent")
+        percent = 100 if percent is None else int(percent)  # type: ignore[call-overload]
+        if len(self._quota_cache) > 4096:
+            self._quota_cache.clear()
+        self._quota_cache[owner] = (now, current, limit, percent)
+        return limit, percent
+
+    async def _check_quota(self, owner: str, size: int) -> None:
+        limit, percent = self._quota_limits(owner)
         if limit is None:
             return
         if size > limit:
             raise QuotaExceeded(False, "the message is larger than the account storage limit")
-        percent = self._accounts.setting(owner, "DelayNewMailPercent")
-        percent = 100 if percent is None else int(percent)  # type: ignore[call-overload]
         used, _ = await self._account_usage(owner)
         if (used + size) * 100 > limit * percent:
             raise QuotaExceeded(True, "the account is over its storage quota")

@@ -334,6 +334,64 @@ class MailboxSession:
         shared = self._shared
         await shared.call(shared.store.cache_put, uid, key, value)
 
+    # -- batched reads (one worker-thread hop under the mailbox lock per call) ----------
+
+    async def read_many(self, uids: Iterable[int]) -> dict[int, bytes]:
+        """{UID: bytes} of the view's messages among ``uids``; expunged ones are left out.
+
+        One driver round trip for many messages (FETCH ranges, SEARCH BODY): the
+        per-call thread hop costs more than reading a small message.
+        """
+        self._require("r")
+        shared = self._shared
+        wanted = [u for u in uids if u in self._records and u in shared.records]
+        if not wanted:
+            return {}
+
+        def work() -> dict[int, bytes]:
+            store = shared.store
+            out: dict[int, bytes] = {}
+            for uid in wanted:
+                try:
+                    out[uid] = store.read(uid)
+                except KeyError:
+                    continue
+            return out
+
+        return await shared.call(work)
+
+    async def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes]:
+        """{UID: value} of the driver's derived-data cache for ``key``; misses are left out."""
+        shared = self._shared
+        wanted = list(uids)
+        if not wanted:
+            return {}
+
+        def work() -> dict[int, bytes]:
+            store = shared.store
+            out: dict[int, bytes] = {}
+            for uid in wanted:
+                value = store.cache_get(uid, key)
+                if value is not None:
+                    out[uid] = value
+            return out
+
+        return await shared.call(work)
+
+    async def cache_put_many(self, items: Iterable[tuple[int, bytes]], key: str) -> None:
+        """Store ``(UID, value)`` pairs under ``key``; UIDs expunged meanwhile are skipped."""
+        shared = self._shared
+        wanted = [(u, v) for u, v in items if u in shared.records]
+        if not wanted:
+            return
+
+        def work() -> None:
+            store = shared.store
+            for uid, value in wanted:
+                store.cache_put(uid, key, value)
+
+        await shared.call(work)
+
     async def copy(self, uids: Iterable[int], dest: str) -> dict[int, int]:
         """Copy messages to mailbox ``dest`` (a name in the session's account context).
 

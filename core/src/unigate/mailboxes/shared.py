@@ -29,6 +29,7 @@ from unigate_hookspecs.storage import (
     NewMessage,
 )
 
+from ..queue.blocking import run_blocking
 from .errors import NoSuchMailbox
 from .events import Appended, Expunged, FlagsChanged, MailboxEvent
 
@@ -180,10 +181,14 @@ class SharedMailbox:
                     for req in batch:
                         for msg in req.messages:
                             self.highestmodseq += 1
-                            flat.append(dataclasses.replace(msg, modseq=self.highestmodseq))
+                            flat.append(
+                                NewMessage(
+                                    msg.data, msg.flags, msg.internal_date, self.highestmodseq
+                                )
+                            )
                     store = self.store
                     self.append_batches += 1
-                    records = await anyio.to_thread.run_sync(store.append, flat)
+                    records = await run_blocking(store.append, flat)
                 except BaseException as exc:  # noqa: BLE001 - handed to every waiter
                     for req in batch:
                         req.error = exc

@@ -104,6 +104,15 @@ class FileCache:
         _bump()
 
 
+def generation() -> int:
+    """A number that changes whenever a settings file is written by this process.
+
+    Caches derived from settings (a quota limit) key on it to see in-process changes
+    at once, as :class:`FileCache` does.
+    """
+    return _current[0]
+
+
 def invalidate_all() -> None:
     """Make every FileCache of this process revalidate at its next read."""
     _bump()

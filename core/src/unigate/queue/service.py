@@ -40,6 +40,7 @@ import anyio.abc
 
 from unigate.queue import spoolfile
 from unigate.queue.admin import QueueAdmin
+from unigate.queue.blocking import run_blocking
 from unigate.queue.clock import Clock, SystemClock
 from unigate.queue.commit import GroupCommit
 from unigate.queue.disk import SpoolDirectory
@@ -59,6 +60,7 @@ from unigate.queue.model import (
     Spool,
 )
 from unigate.queue.settings import QueueSettings
+from unigate.queue.spoolfile import StatusRecord
 from unigate_hookspecs.delivery import (
     DeferQueue,
     DeliveryBatch,
@@ -112,7 +114,7 @@ class Queue(QueueAdmin):
             weight=lambda item: len(item[1]) + 512,
             parallel=self.settings.commit_parallel,
         )
-        self._statuses: GroupCommit[tuple[Path, bytes], None] = GroupCommit(
+        self._statuses: GroupCommit[tuple[Path, Sequence[StatusRecord]], None] = GroupCommit(
             self._flush_statuses, max_items=1024
         )
         self._messages: dict[str, QueuedMessage] = {}
@@ -215,10 +217,15 @@ class Queue(QueueAdmin):
 
     async def _flush_submits(self, items: list[tuple[Envelope, bytes]]) -> list[str]:
         name = self._spool_name()
-        content, offsets = spoolfile.build_spool(
-            [(number, envelope, data) for number, (envelope, data) in enumerate(items)]
-        )
-        path = await anyio.to_thread.run_sync(self.disk.write_spool, name, content)
+
+        def write() -> tuple[Path, list[int]]:
+            # framing (a crc32 over every message) and writing both off the event loop
+            content, offsets = spoolfile.build_spool(
+                [(number, envelope, data) for number, (envelope, data) in enumerate(items)]
+            )
+            return self.disk.write_spool(name, content), offsets
+
+        path, offsets = await run_blocking(write)
         ids = [f"{name}-{number}" for number in range(len(items))]
         if self._loaded:
             spool = Spool(name, path, live=len(items))
@@ -252,19 +259,30 @@ class Queue(QueueAdmin):
 
     def _spool_name(self) -> str:
         self._next_spool = max(self._next_spool + 1, int(self.clock.now() * 1000))
+        if self._loaded:
+            # _load saw every spool file and this process owns the directory (the lock):
+            # names only grow from here, so none can exist (write_spool's O_EXCL checks)
+            return str(self._next_spool)
         while any(
             (self.disk.path / f"{self._next_spool}{suffix}").exists() for suffix in (".msg", ".tmp")
         ):
             self._next_spool += 1
         return str(self._next_spool)
 
-    async def _flush_statuses(self, items: list[tuple[Path, bytes]]) -> list[None]:
-        await anyio.to_thread.run_sync(self.disk.append, items)
+    async def _flush_statuses(self, items: list[tuple[Path, Sequence[StatusRecord]]]) -> list[None]:
+        def write() -> None:
+            # JSON encoding and framing happen on the worker thread too
+            self.disk.append(
+                (path, b"".join(spoolfile.encode_status(record) for record in records))
+                for path, records in items
+            )
+
+        await run_blocking(write)
         return [None] * len(items)
 
-    async def _record(self, message: QueuedMessage, records: Sequence[bytes]) -> None:
+    async def _record(self, message: QueuedMessage, records: Sequence[StatusRecord]) -> None:
         if records:
-            await self._statuses.submit((message.spool.path, b"".join(records)))
+            await self._statuses.submit((message.spool.path, records))
 
     # ------------------------------------------------------------------ loading
 
@@ -430,6 +448,8 @@ class Queue(QueueAdmin):
             module = self.modules.get(host.module)
             concurrency = max(1, module.concurrency) if module is not None else 1
             per_batch = max(1, module.max_recipients) if module is not None else 100
+            if host.active >= concurrency or self._active >= self.settings.max_active:
+                continue  # saturated: do not walk (and copy) a long backlog on every wake
             for message_id, indexes in list(host.members.items()):
                 if host.active >= concurrency or self._active >= self.settings.max_active:
                     break
@@ -467,7 +487,7 @@ class Queue(QueueAdmin):
         data = self._recent.get(message.id)
         if data is not None:
             return data
-        return await anyio.to_thread.run_sync(
+        return await run_blocking(
             self.disk.read_range, message.spool.path, message.offset, message.size
         )
 
@@ -564,7 +584,7 @@ class Queue(QueueAdmin):
         now = self.clock.now()
         envelope = message.envelope
         expires = self._lifetime_end(envelope)
-        records: list[bytes] = []
+        records: list[StatusRecord] = []
         reports: list[ReportItem] = []
         pause: float | None = None
         if deferred is not None:
@@ -646,7 +666,8 @@ class Queue(QueueAdmin):
         state: RecipientState,
         *,
         rep: bool = False,
-    ) -> bytes:
+    ) -> StatusRecord:
+        """A status record, encoded later (on the worker thread that appends it)."""
         value: dict[str, Any] = {
             "n": message.number,
             "i": state.index,
@@ -664,7 +685,7 @@ class Queue(QueueAdmin):
             value["rep"] = rep
         else:
             value["next"] = state.next_attempt
-        return spoolfile.encode_json(kind, value)
+        return kind, value
 
     # ------------------------------------------------------------------ reports
 
@@ -851,9 +872,7 @@ class Queue(QueueAdmin):
         self._reporting.discard(message.id)
         message.spool.live -= 1
         if message.spool.live <= 0 and self._tasks is not None:
-            self._tasks.start_soon(
-                anyio.to_thread.run_sync, self._remove_quietly, message.spool.path
-            )
+            self._tasks.start_soon(run_blocking, self._remove_quietly, message.spool.path)
         elif message.spool.live <= 0:
             self._remove_quietly(message.spool.path)
 

@@ -54,6 +54,15 @@ def encode_json(kind: bytes, value: dict[str, Any]) -> bytes:
     return encode_record(kind, json.dumps(value, separators=(",", ":")).encode())
 
 
+#: a status record, framed already or as (kind, JSON value) still to be encoded
+StatusRecord = bytes | tuple[bytes, dict[str, Any]]
+
+
+def encode_status(record: StatusRecord) -> bytes:
+    """The framed bytes of a status record."""
+    return record if isinstance(record, bytes) else encode_json(*record)
+
+
 @dataclass(slots=True)
 class SpooledMessage:
     """A message as found in a spool file: number, envelope and where its bytes are."""

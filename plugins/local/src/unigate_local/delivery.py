@@ -75,6 +75,12 @@ class LocalDelivery(DeliveryModule):
         self._previous: dict[tuple[str, str], dict[tuple[int, int], list[int]]] = {}
         self._index_locks: dict[tuple[str, str], anyio.Lock] = {}
 
+    def _rules_installed(self) -> bool:
+        """Does any plugin implement ``unigate_before_store``? (The hot path skips the call.)"""
+        pm = getattr(self.server, "pm", None)
+        caller = getattr(pm.hook, "unigate_before_store", None) if pm is not None else None
+        return caller is None or bool(caller.get_hookimpls())
+
     def mail_enabled(self, account: str) -> bool:
         """The account's Mail service switch, re-read at most once a second."""
         now = time.monotonic()
@@ -123,7 +129,7 @@ class LocalDelivery(DeliveryModule):
     ) -> RecipientResult | None:
         """Store one copy; None when stored, else the failure (index unused)."""
         decision: StoreDecision | None = None
-        if box is None:
+        if box is None and self._rules_installed():
             decision = await self.server.call_first(
                 "unigate_before_store",
                 server=self.server,

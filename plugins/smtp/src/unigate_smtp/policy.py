@@ -7,6 +7,7 @@ RFC 3848 protocol names); `verdict_reply` maps a hook's Verdict onto a Reply.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -74,7 +75,18 @@ def received_header(
     )
     if recipient is not None:
         text += f"\r\n\tfor <{recipient}>"
-    return f"{text}; {formatdate(now, localtime=False)}\r\n".encode()
+    return f"{text}; {_date(now)}\r\n".encode()
+
+
+def _date(now: float | None) -> str:
+    """RFC 5322 date of ``now`` (default: the current time)."""
+    return _date_of_second(int(time.time() if now is None else now))
+
+
+@functools.lru_cache(maxsize=4)
+def _date_of_second(second: int) -> str:
+    """Formatted once per second (``formatdate`` showed in the per-message profile)."""
+    return formatdate(second, localtime=False)
 
 
 def verdict_reply(verdict: Verdict, *, status: str = "5.7.1") -> Reply | None:

@@ -8,7 +8,7 @@ unchanged; only comments and folding are removed.
 from __future__ import annotations
 
 from ..protocol.encoder import encode_nstring
-from .headers import get_header
+from .headers import first_value, header_map
 from .structure import Message, Part
 
 __all__ = ["envelope", "envelope_of", "parse_addresses", "Address"]
@@ -195,8 +195,10 @@ def _addr_list(value: bytes | None) -> bytes:
 def envelope_of(header: bytes) -> bytes:
     """ENVELOPE of one header block (the top-level message or an encapsulated one)."""
 
+    fields = header_map(header)
+
     def h(name: bytes) -> bytes | None:
-        return get_header(header, name)
+        return first_value(fields, name)
 
     from_ = h(b"from")
     sender = h(b"sender")

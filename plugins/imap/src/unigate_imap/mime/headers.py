@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import email.header
 import re
-from collections.abc import Iterator
 
 __all__ = [
     "decode_words",
     "find_body_start",
     "header_fields",
+    "first_value",
     "get_header",
+    "header_map",
     "parse_content_header",
     "unfold",
 ]
@@ -43,39 +44,68 @@ def find_body_start(raw: bytes, start: int, end: int) -> int:
     return best
 
 
-def header_fields(block: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
-    """Yield ``(name, raw_value, raw_line)`` per field; ``raw_line`` keeps folding and EOL.
+_NAME = re.compile(rb"[\x21-\x7e]+")
+_CONTINUATION = (0x20, 0x09)
 
-    Lines without a colon (garbage, or mbox ``From `` lines) are skipped.
+
+def header_fields(block: bytes) -> list[tuple[bytes, bytes, bytes]]:
+    """``(name, raw_value, raw_line)`` per field; ``raw_line`` keeps folding and EOL.
+
+    Lines without a colon (garbage, or mbox ``From `` lines) are skipped; a blank
+    line ends the block. One ``split`` and a pass over the lines: this is the hot
+    path of ENVELOPE, BODYSTRUCTURE and header SEARCH.
     """
-    pos = 0
-    n = len(block)
-    while pos < n:
-        end = pos
-        while True:
-            nl = block.find(b"\n", end)
-            if nl < 0:
-                end = n
-                break
-            end = nl + 1
-            if end >= n or block[end] not in (0x20, 0x09):
-                break
-        line = block[pos:end]
-        pos = end
+    out: list[tuple[bytes, bytes, bytes]] = []
+    lines = block.split(b"\n")
+    n = len(lines)
+    last = n - 1
+    i = 0
+    while i < n:
+        first = lines[i]
+        j = i + 1
+        while j < n and lines[j] and lines[j][0] in _CONTINUATION:
+            j += 1
+        if j == i + 1:
+            line = first + b"\n" if i < last else first
+        else:
+            line = b"\n".join(lines[i:j]) + (b"\n" if j <= last else b"")
+        i = j
         if not line.strip():
-            break  # the blank separator line
-        colon = line.find(b":")
+            break  # the blank separator line (or the end)
+        colon = first.find(b":")
         if colon <= 0:
             continue
-        name = line[:colon].rstrip(b" \t")
-        if not name or any(c <= 0x20 or c >= 0x7F for c in name):
+        name = first[:colon].rstrip(b" \t")
+        if not name or _NAME.fullmatch(name) is None:
             continue
-        yield name, line[colon + 1 :], line
+        out.append((name, line[colon + 1 :], line))
+    return out
+
+
+def header_map(block: bytes) -> dict[bytes, list[bytes]]:
+    """Lower-cased field name -> raw (still folded) values in order; one parse per block."""
+    out: dict[bytes, list[bytes]] = {}
+    for name, value, _ in header_fields(block):
+        key = name.lower()
+        values = out.get(key)
+        if values is None:
+            out[key] = [value]
+        else:
+            values.append(value)
+    return out
+
+
+def first_value(fields: dict[bytes, list[bytes]], name: bytes) -> bytes | None:
+    """The first field ``name`` (lower-case) of a `header_map`, unfolded, or None."""
+    values = fields.get(name)
+    return unfold(values[0]) if values else None
 
 
 def unfold(value: bytes) -> bytes:
     """Remove folding line breaks and the final EOL; strip outer whitespace."""
-    return _FOLD.sub(b"", value).rstrip(b"\r\n").strip(b" \t")
+    if b"\n" in value[:-1]:
+        value = _FOLD.sub(b"", value)
+    return value.rstrip(b"\r\n").strip(b" \t")
 
 
 def get_header(block: bytes, name: bytes) -> bytes | None:

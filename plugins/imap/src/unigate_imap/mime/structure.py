@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .headers import find_body_start, get_header, parse_content_header
+from .headers import find_body_start, first_value, header_map, parse_content_header
 
 __all__ = ["Part", "MessageStructure", "Message", "parse_structure", "MAX_DEPTH"]
 
@@ -158,7 +158,12 @@ def parse_structure(raw: bytes) -> MessageStructure:
 
 def _parse(raw: bytes, start: int, end: int, *, digest: bool, depth: int) -> Part:
     body_start = find_body_start(raw, start, end)
-    header = raw[start:body_start]
+    fields = header_map(raw[start:body_start])
+
+    def get_header(_: object, name: bytes) -> bytes | None:
+        return first_value(fields, name)
+
+    header = None
     kind, sub, params = parse_content_header(get_header(header, b"content-type"))
     part = Part(start, body_start, end)
     if kind and sub:

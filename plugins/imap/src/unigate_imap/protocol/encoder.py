@@ -7,6 +7,7 @@ when the grammar allows it, quoted when safe, and as literals otherwise
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -50,21 +51,24 @@ def encode_literal(value: str | bytes, *, binary: bool = False) -> bytes:
     return (b"~" if binary else b"") + b"{%d}\r\n" % len(data) + data
 
 
+_UNQUOTABLE = re.compile(rb"[\x00\r\n]")
+_UNQUOTABLE_7BIT = re.compile(rb"[\x00\r\n\x80-\xff]")
+
+
 def _quotable(data: bytes, utf8: bool) -> bool:
-    for c in data:
-        if c in (0, 0x0D, 0x0A):
-            return False
-        if c >= 0x80 and not utf8:
-            return False
-    return len(data) <= 1024
+    if len(data) > 1024:
+        return False
+    return (_UNQUOTABLE if utf8 else _UNQUOTABLE_7BIT).search(data) is None
 
 
 def encode_quoted(value: str | bytes) -> bytes:
     """A quoted string; raises `ValueError` if it cannot be quoted (CR, LF, NUL)."""
     data = _as_bytes(value)
-    if any(c in (0, 0x0D, 0x0A) for c in data):
+    if _UNQUOTABLE.search(data) is not None:
         raise ValueError("CR, LF and NUL cannot be quoted")
-    return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    if b"\\" in data or b'"' in data:
+        data = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    return b'"' + data + b'"'
 
 
 def encode_string(value: str | bytes, *, utf8: bool = True) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from unigate.api import mailboxes as mb
 
 from .. import protocol as p
+from .cache import flush_pending, remember_appended
 from .core import ImapSession, register
 from .errors import CommandError
 from .select import write_expunged
@@ -60,6 +61,10 @@ async def append_messages(
         for msg in messages:
             rec = await box.append(msg.data, _flags(msg), _date(msg))
             uids.append(rec.uid)
+            if rec.size == len(msg.data) and remember_appended(box, rec.uid, msg.data, s.memory):
+                await flush_pending(box, s.memory)
+        if opened is not None and len(messages) > 1:
+            await flush_pending(box, s.memory)
         validity = box.uidvalidity
     finally:
         if opened is not None:

@@ -13,13 +13,25 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from unigate.api import mailboxes as mb
+
 from ..mime import Message, MessageStructure, bodystructure, envelope
 
-__all__ = ["CACHE_KEY", "MemoryCache", "MimeInfo", "get_info", "info_of", "memory_cache"]
+__all__ = [
+    "CACHE_KEY",
+    "MemoryCache",
+    "MimeInfo",
+    "flush_pending",
+    "get_info",
+    "get_infos",
+    "info_of",
+    "memory_cache",
+    "remember_appended",
+]
 
 CACHE_KEY = "imap.mime2"
 
@@ -86,6 +98,9 @@ class MemoryCache:
         self.budget = budget
         self.used = 0
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        #: (owner, mailbox, uidvalidity) -> [(UID, encoded MimeInfo)] not yet in the driver
+        self.pending: dict[tuple[str, str, int], list[tuple[int, bytes]]] = {}
+        self.pending_count = 0
 
     def get(self, key: Hashable) -> Any:
         item = self._items.get(key)
@@ -125,26 +140,116 @@ async def get_info(
 ) -> tuple[MimeInfo, bytes | None]:
     """The message's `MimeInfo`, from the caches or by reading and parsing it (then cached).
 
-    Returns the raw bytes too when they had to be read.
+    Returns the raw bytes too when they had to be read. Raises ``NoSuchMessage``.
     """
-    key = message_key(box, uid, "mime")
+    raws = {uid: raw} if raw is not None else {}
+    infos = await get_infos(box, [uid], memory, raws)
+    info = infos.get(uid)
+    if info is None:
+        raise mb.NoSuchMessage(f"message UID {uid} was expunged")
+    return info, raws.get(uid)
+
+
+async def get_infos(
+    box: Any,
+    uids: Sequence[int],
+    memory: MemoryCache | None = None,
+    raws: dict[int, bytes] | None = None,
+) -> dict[int, MimeInfo]:
+    """{UID: `MimeInfo`} for ``uids``, from memory, then the driver cache, then parsing.
+
+    At most three driver round trips for the whole batch (cache get, read, cache put);
+    messages read here are added to ``raws`` when it is given. Expunged UIDs are left out.
+    """
+    out: dict[int, MimeInfo] = {}
+    missing: list[int] = []
     if memory is not None:
-        hit = memory.get(key)
-        if hit is not None:
-            return hit, raw
-    cached = await box.cache_get(uid, CACHE_KEY)
-    if cached:
-        info = MimeInfo.loads(cached)
-        if info is not None:
-            if memory is not None:
-                memory.put(key, info, len(cached) + 200)
-            return info, raw
-    if raw is None:
-        raw = await box.read(uid)
-    info = info_of(Message(raw))
-    data = info.dumps()
+        base = (box.owner, box.mailbox, box.uidvalidity)
+        get = memory.get
+        for uid in uids:
+            hit = get((*base, uid, "mime"))
+            if hit is None:
+                missing.append(uid)
+            else:
+                out[uid] = hit
+    else:
+        missing = list(uids)
+    if not missing:
+        return out
+    await flush_pending(box, memory)
+    cached = await box.cache_get_many(missing, CACHE_KEY)
+    todo: list[int] = []
+    for uid in missing:
+        data = cached.get(uid)
+        info = MimeInfo.loads(data) if data else None
+        if info is None:
+            todo.append(uid)
+            continue
+        out[uid] = info
+        if memory is not None:
+            memory.put(message_key(box, uid, "mime"), info, len(data) + 200)  # type: ignore[arg-type]
+    if not todo:
+        return out
+    have = raws if raws is not None else {}
+    unread = [u for u in todo if u not in have]
+    if unread:
+        have.update(await box.read_many(unread))
+    puts: list[tuple[int, bytes]] = []
+    for uid in todo:
+        raw = have.get(uid)
+        if raw is None:
+            continue  # expunged meanwhile
+        info = info_of(Message(raw))
+        data = info.dumps()
+        puts.append((uid, data))
+        out[uid] = info
+        if memory is not None:
+            memory.put(message_key(box, uid, "mime"), info, len(data) + 200)
     with contextlib.suppress(Exception):  # an unwritable cache is only slower
-        await box.cache_put(uid, CACHE_KEY, data)
-    if memory is not None:
-        memory.put(key, info, len(data) + 200)
-    return info, raw
+        await box.cache_put_many(puts, CACHE_KEY)
+    return out
+
+
+# -- parse at APPEND, write behind -----------------------------------------------------
+#: pending driver-cache entries before they are written in one batch
+PENDING_BATCH = 256
+#: the most pending entries kept over all mailboxes (they are only a cache: drop beyond)
+PENDING_LIMIT = 8192
+
+
+def remember_appended(box: Any, uid: int, raw: bytes, memory: MemoryCache | None) -> bool:
+    """Parse a message just appended through ``box`` and keep its `MimeInfo`.
+
+    The answer goes to the memory cache at once and to the driver cache later (see
+    `flush_pending`), so the first FETCH ENVELOPE of a fresh mailbox is already warm.
+    Returns True when this mailbox has enough pending entries to be flushed now.
+    """
+    if memory is None:
+        return False
+    try:
+        info = info_of(Message(raw))
+    except Exception:  # noqa: BLE001 - never fail an APPEND over the cache
+        return False
+    data = info.dumps()
+    memory.put(message_key(box, uid, "mime"), info, len(data) + 200)
+    pending = memory.pending
+    key = (box.owner, box.mailbox, box.uidvalidity)
+    items = pending.setdefault(key, [])
+    items.append((uid, data))
+    memory.pending_count += 1
+    if memory.pending_count > PENDING_LIMIT:
+        for other in [k for k in pending if k != key]:
+            memory.pending_count -= len(pending.pop(other))
+    return len(items) >= PENDING_BATCH
+
+
+async def flush_pending(box: Any, memory: MemoryCache | None) -> None:
+    """Write this mailbox's pending `MimeInfo` entries to the driver cache (one round trip)."""
+    if memory is None or not memory.pending:
+        return
+    items = memory.pending.pop((box.owner, box.mailbox, box.uidvalidity), None)
+    if not items:
+        return
+    memory.pending_count -= len(items)
+    with contextlib.suppress(Exception):  # an unwritable cache is only slower
+        await box.cache_put_many(items, CACHE_KEY)

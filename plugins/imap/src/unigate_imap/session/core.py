@@ -78,7 +78,8 @@ class ImapSession:
         self.enabled: set[str] = set()
         self.mailboxes: Any = self.server.service("mailboxes")
         self.memory = memory_cache(self.server, s.memory_cache_mb * 1024 * 1024)
-        self._out = bytearray()
+        self._out: list[bytes] = []
+        self._out_size = 0
         self._send_lock = anyio.Lock()
         self._bad_run = 0
         self.log = connection.log
@@ -140,21 +141,24 @@ class ImapSession:
 
     # -- output --------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        self._out += data
+        """Queue bytes for the client; they are joined once, at `flush` (no copy here)."""
+        self._out.append(data)
+        self._out_size += len(data)
 
     async def flush(self) -> None:
         async with self._send_lock:
             if not self._out:
                 return
-            data = bytes(self._out)
+            data = b"".join(self._out)
             self._out.clear()
+            self._out_size = 0
             self.log.data("out", data)
             if self._deflate is not None:
                 data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
             await self.conn.send(data)
 
     async def maybe_flush(self) -> None:
-        if len(self._out) >= self.settings.output_chunk:
+        if self._out_size >= self.settings.output_chunk:
             await self.flush()
 
     # -- input ---------------------------------------------------------------------------

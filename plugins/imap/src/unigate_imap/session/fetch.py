@@ -17,13 +17,12 @@ from unigate.api import mailboxes as mb
 from .. import protocol as p
 from ..mime import Message, UnknownEncodingError, message_item
 from ..protocol import responses as r
-from .cache import get_info
+from .cache import MimeInfo, get_infos
 from .core import ImapSession, register
 from .errors import CommandError
 from .select import _vanished_since
-from .state import Selected
 
-__all__ = ["fetch_items"]
+__all__ = ["fetch_items", "write_fetch"]
 
 _CACHED = {"ENVELOPE", "BODYSTRUCTURE"}
 _SETS_SEEN = {"RFC822", "RFC822.TEXT"}
@@ -53,60 +52,86 @@ def _needs_info(att: p.FetchAtt) -> bool:
 
 
 _RECORD_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"})
+#: items answered from the record and the cached `MimeInfo` alone (the fast path)
+_SUMMARY = _RECORD_ONLY | {"ENVELOPE", "BODYSTRUCTURE"}
 
 
-def _fetch_records(
-    s: ImapSession, pairs: list[tuple[int, Any]], atts: tuple[p.FetchAtt, ...]
-) -> None:
-    """The fast path: every item comes from the index record (no message read)."""
-    names = [a.name for a in atts]
+def _is_summary(att: p.FetchAtt) -> bool:
+    return att.name in _SUMMARY or (att.name == "BODY" and att.section is None)
+
+
+def _fetch_summaries(
+    s: ImapSession,
+    pairs: list[tuple[int, Any]],
+    atts: tuple[p.FetchAtt, ...],
+    infos: dict[int, MimeInfo] | None = None,
+) -> bool:
+    """The fast path: every item comes from the record or the cached `MimeInfo`.
+
+    One ``%`` format per message (the item names are fixed for the command). Returns
+    False when a message has no `MimeInfo` (expunged meanwhile); it is left out.
+    """
+    names = [a.name if _is_summary(a) else "" for a in atts]
     if s.condstore and "MODSEQ" not in names:
         names.append("MODSEQ")
     flags_cache: dict[frozenset[str], bytes] = {}
+    template = b"* %d FETCH (" + b" ".join(n.encode() + b" %s" for n in names) + b")\r\n"
+    uses_info = infos is not None and any(n in ("ENVELOPE", "BODYSTRUCTURE", "BODY") for n in names)
+    complete = True
     out: list[bytes] = []
     for seq, rec in pairs:
-        parts = []
+        info = None
+        if uses_info:
+            assert infos is not None
+            info = infos.get(rec.uid)
+            if info is None:
+                complete = False
+                continue
+        values: list[Any] = [seq]
         for name in names:
             if name == "UID":
-                parts.append(b"UID %d" % rec.uid)
+                values.append(b"%d" % rec.uid)
             elif name == "FLAGS":
                 enc = flags_cache.get(rec.flags)
                 if enc is None:
                     enc = flags_cache[rec.flags] = p.encode_flags(s.visible_flags(rec.flags))
-                parts.append(b"FLAGS " + enc)
+                values.append(enc)
             elif name == "RFC822.SIZE":
-                parts.append(b"RFC822.SIZE %d" % rec.size)
+                values.append(b"%d" % rec.size)
+            elif name == "ENVELOPE":
+                values.append(info.envelope)  # type: ignore[union-attr]
+            elif name == "BODYSTRUCTURE":
+                values.append(info.bodystructure)  # type: ignore[union-attr]
+            elif name == "BODY":
+                values.append(info.body)  # type: ignore[union-attr]
             elif name == "INTERNALDATE":
-                parts.append(b"INTERNALDATE " + internaldate(rec))
+                values.append(internaldate(rec))
             else:
-                parts.append(b"MODSEQ (%d)" % rec.modseq)
-        out.append(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+                values.append(b"(%d)" % rec.modseq)
+        out.append(template % tuple(values))
         if len(out) >= 2000:
             s.write(b"".join(out))
             out.clear()
     s.write(b"".join(out))
+    return complete
 
 
 def internaldate(rec: Any) -> bytes:
     return p.encode_datetime(datetime.fromtimestamp(rec.internal_date, UTC))
 
 
-async def fetch_items(
-    s: ImapSession, sel: Selected, rec: Any, atts: tuple[p.FetchAtt, ...], *, add_flags: bool
-) -> list[tuple[bytes, bytes]] | None:
-    """The encoded items of one message, or None when it vanished meanwhile."""
-    box = sel.box
+def fetch_items(
+    s: ImapSession,
+    rec: Any,
+    atts: tuple[p.FetchAtt, ...],
+    info: MimeInfo | None,
+    raw: bytes | None,
+    *,
+    add_flags: bool,
+) -> list[tuple[bytes, bytes]]:
+    """The encoded items of one message, from its record, `MimeInfo` and bytes."""
     uid = rec.uid
-    info = None
     msg: Message | None = None
-    want_info = any(_needs_info(a) for a in atts)
-    want_raw = any(_needs_message(a) for a in atts)
-    try:
-        raw = await box.read(uid) if want_raw else None
-        if want_info:
-            info, raw = await get_info(box, uid, raw, s.memory)
-    except mb.NoSuchMessage:
-        return None
     if raw is not None:
         msg = info.message(raw) if info is not None else Message(raw)
     items: list[tuple[bytes, bytes]] = []
@@ -147,6 +172,39 @@ async def fetch_items(
     return items
 
 
+def write_fetch(s: ImapSession, seq: int, items: list[tuple[bytes, bytes]]) -> None:
+    """``* seq FETCH (...)`` written in pieces: a body literal is never copied again."""
+    s.write(b"* %d FETCH (" % seq)
+    last = len(items) - 1
+    for i, (name, value) in enumerate(items):
+        s.write(name + b" ")
+        s.write(value)
+        if i != last:
+            s.write(b" ")
+    s.write(b")\r\n")
+
+
+#: messages per batch of driver calls, and the most message bytes read in one batch
+BATCH_MESSAGES = 500
+BATCH_BYTES = 8 * 1024 * 1024
+
+
+def _batches(pairs: list[tuple[int, Any]], with_bytes: bool) -> list[list[tuple[int, Any]]]:
+    out: list[list[tuple[int, Any]]] = []
+    cur: list[tuple[int, Any]] = []
+    size = 0
+    for pair in pairs:
+        cur.append(pair)
+        size += pair[1].size
+        if len(cur) >= BATCH_MESSAGES or (with_bytes and size >= BATCH_BYTES):
+            out.append(cur)
+            cur = []
+            size = 0
+    if cur:
+        out.append(cur)
+    return out
+
+
 @register(p.Fetch, "selected")
 async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     sel = s.selected
@@ -175,17 +233,59 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     pairs = sel.resolve_records(cmd.sequence_set, uid=cmd.uid) if seen_changed else resolved
     if cmd.changedsince is not None:
         pairs = [(seq, rec) for seq, rec in pairs if rec.modseq > cmd.changedsince]
-    if not seen_changed and all(a.name in _RECORD_ONLY for a in atts):
-        _fetch_records(s, pairs, atts)
-        return p.ok(cmd.tag, "FETCH completed")
-
-    for seq, rec in pairs:
-        items = await fetch_items(s, sel, rec, atts, add_flags=rec.uid in seen_changed)
-        if items is None:
-            missing = True
-            continue
-        s.write(r.fetch_response(seq, items))
-        await s.maybe_flush()
+    want_info = any(_needs_info(a) for a in atts)
+    want_raw = any(_needs_message(a) for a in atts)
+    if not seen_changed and all(_is_summary(a) for a in atts):
+        for batch in _batches(pairs, False) if want_info else [pairs]:
+            infos = None
+            if want_info:
+                try:
+                    infos = await get_infos(box, [rec.uid for _, rec in batch], s.memory)
+                except mb.NoSuchMessage:
+                    missing = True
+                    continue
+            if not _fetch_summaries(s, batch, atts, infos):
+                missing = True
+            await s.maybe_flush()
+    else:
+        missing = await _fetch_messages(s, box, pairs, atts, seen_changed, want_info, want_raw)
     if missing:
         return p.no(cmd.tag, "Some messages were expunged meanwhile", "EXPUNGEISSUED")
     return p.ok(cmd.tag, "FETCH completed")
+
+
+async def _fetch_messages(
+    s: ImapSession,
+    box: Any,
+    pairs: list[tuple[int, Any]],
+    atts: tuple[p.FetchAtt, ...],
+    seen_changed: set[int],
+    want_info: bool,
+    want_raw: bool,
+) -> bool:
+    """The general path (sections, bodies): batches of reads; True if some vanished."""
+    missing = False
+    for batch in _batches(pairs, want_raw):
+        uids = [rec.uid for _, rec in batch]
+        raws: dict[int, bytes] = {}
+        infos: dict[int, MimeInfo] = {}
+        try:
+            if want_raw:
+                raws = await box.read_many(uids)
+            if want_info:
+                infos = await get_infos(box, uids, s.memory, raws)
+        except mb.NoSuchMessage:
+            missing = True
+            continue
+        for seq, rec in batch:
+            uid = rec.uid
+            raw = raws.get(uid)
+            info = infos.get(uid)
+            if (want_raw and raw is None) or (want_info and info is None):
+                missing = True
+                continue
+            items = fetch_items(s, rec, atts, info, raw, add_flags=uid in seen_changed)
+            write_fetch(s, seq, items)
+            await s.maybe_flush()
+        del raws
+    return missing

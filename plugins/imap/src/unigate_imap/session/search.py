@@ -8,7 +8,7 @@ header block (cached per message) or the whole message.
 
 from __future__ import annotations
 
-import contextlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +17,7 @@ from typing import Any
 from unigate.api import mailboxes as mb
 
 from .. import protocol as p
-from ..mime.headers import find_body_start
+from ..mime.headers import decode_words, find_body_start, unfold
 from ..protocol import responses as r
 from ..query import (
     MessageView,
@@ -29,14 +29,13 @@ from ..query import (
     sort,
     thread,
 )
-from .cache import MemoryCache, message_key
+from .cache import MemoryCache, get_infos, message_key
 from .core import ImapSession, register
 from .errors import CommandError
 from .state import Selected
 
-__all__ = ["load_messages", "need_of"]
+__all__ = ["column_search", "load_messages", "need_of"]
 
-HEADER_KEY = "imap.hdr1"
 NONE, HEADER, BODY = 0, 1, 2
 
 
@@ -111,46 +110,132 @@ def _has_modseq(key: p.SearchKey) -> bool:
     return False
 
 
-async def _header(box: Any, uid: int, memory: MemoryCache | None) -> bytes:
-    key = message_key(box, uid, "header")
-    if memory is not None:
-        hit = memory.get(key)
-        if hit is not None:
-            return hit  # type: ignore[no-any-return]
-        info = memory.get(message_key(box, uid, "mime"))
-        if info is not None:
-            return info.header  # type: ignore[no-any-return]
-    cached = await box.cache_get(uid, HEADER_KEY)
-    if cached is not None:
-        header = bytes(cached)
-    else:
-        raw = await box.read(uid)
-        header = raw[: find_body_start(raw, 0, len(raw))]
-        with contextlib.suppress(Exception):  # an unwritable cache is only slower
-            await box.cache_put(uid, HEADER_KEY, header)
-    if memory is not None:
-        memory.put(key, header, len(header) + 100)
-    return header
+#: messages per batch of driver calls while loading headers or bodies
+LOAD_BATCH = 1000
 
 
 async def load_messages(sel: Selected, need: int, memory: MemoryCache | None = None) -> list[_Msg]:
-    """Every message of the view, with the parts ``need`` asks for loaded."""
+    """Every message of the view, with the parts ``need`` asks for loaded.
+
+    Headers come from the cached `MimeInfo` (memory, then the driver cache, parsed on a
+    miss); bodies are read in batches. Messages expunged meanwhile are left out.
+    """
     box = sel.box
     out = [_Msg(rec, seq) for seq, rec in enumerate(box.messages(), 1)]
     if need == NONE:
         return out
-    kept = []
-    for m in out:
+    kept: list[_Msg] = []
+    for i in range(0, len(out), LOAD_BATCH):
+        batch = out[i : i + LOAD_BATCH]
+        uids = [m.uid for m in batch]
         try:
             if need == BODY:
-                m.raw = await box.read(m.uid)
-                m.header = m.raw[: find_body_start(m.raw, 0, len(m.raw))]
+                raws = await box.read_many(uids)
+                for m in batch:
+                    raw = raws.get(m.uid)
+                    if raw is not None:
+                        m.raw = raw
+                        m.header = raw[: find_body_start(raw, 0, len(raw))]
+                        kept.append(m)
             else:
-                m.header = await _header(box, m.uid, memory)
+                infos = await get_infos(box, uids, memory)
+                for m in batch:
+                    info = infos.get(m.uid)
+                    if info is not None:
+                        m.header = info.header
+                        kept.append(m)
         except mb.NoSuchMessage:
             continue
-        kept.append(m)
     return kept
+
+
+# -- header columns: SEARCH SUBJECT/FROM/HEADER x without evaluating a program per message
+_COLUMN_FIELDS = frozenset({"FROM", "TO", "CC", "BCC", "SUBJECT"})
+
+
+class _Column:
+    """One header field of every message of a mailbox: UID -> casefolded decoded text.
+
+    None marks a message without the field. Kept in the memory cache per mailbox and
+    UIDVALIDITY; a message's header never changes, so entries stay valid and new
+    messages are added on the next search.
+    """
+
+    __slots__ = ("texts", "size")
+
+    def __init__(self) -> None:
+        self.texts: dict[int, str | None] = {}
+        self.size = 200
+
+
+def _column_key(key: p.SearchKey) -> tuple[str, p.TextKey] | None:
+    """The header (lower-case) and the key when the program is one header text key."""
+    if isinstance(key, p.AndKey):
+        rest = [k for k in key.keys if not isinstance(k, p.AllKey)]
+        if len(rest) != 1:
+            return None
+        key = rest[0]
+    if not isinstance(key, p.TextKey):
+        return None
+    if key.field == "HEADER" and key.header:
+        return key.header.lower(), key
+    if key.field in _COLUMN_FIELDS:
+        return key.field.lower(), key
+    return None
+
+
+def _field_pattern(name: bytes) -> re.Pattern[bytes]:
+    """Every field ``name`` of a header block, value with its folding (like `header_map`)."""
+    return re.compile(rb"(?im)^" + re.escape(name) + rb"[ \t]*:(.*(?:\r?\n[ \t].*)*)")
+
+
+def _field_text(header: bytes, pattern: re.Pattern[bytes]) -> str | None:
+    values = pattern.findall(header)
+    if not values:
+        return None
+    if len(values) == 1:
+        return decode_words(unfold(values[0])).casefold()
+    return "\n".join(decode_words(unfold(v)) for v in values).casefold()
+
+
+async def column_search(
+    sel: Selected, key: p.SearchKey, memory: MemoryCache | None
+) -> list[_Msg] | None:
+    """The matches of a one-header-key program from a header column, or None (not such a program)."""
+    found = _column_key(key)
+    if found is None or memory is None:
+        return None
+    name, text_key = found
+    box = sel.box
+    ckey = (box.owner, box.mailbox, box.uidvalidity, "column", name)
+    column = memory.get(ckey)
+    if not isinstance(column, _Column):
+        column = _Column()
+    records = box.messages()
+    texts = column.texts
+    todo = [rec.uid for rec in records if rec.uid not in texts]
+    pattern = _field_pattern(name.encode("ascii", "replace"))
+    for i in range(0, len(todo), LOAD_BATCH):
+        infos = await get_infos(box, todo[i : i + LOAD_BATCH], memory)
+        for uid, info in infos.items():
+            text = _field_text(info.header, pattern)
+            texts[uid] = text
+            column.size += 60 + (len(text) if text else 0)
+    if todo:
+        memory.put(ckey, column, column.size)
+    needle = text_key.value.casefold()
+    header = text_key.field == "HEADER"
+    out: list[_Msg] = []
+    get = texts.get
+    for seq, rec in enumerate(records, 1):
+        text = get(rec.uid)
+        if text is None:
+            if header or needle or rec.uid not in texts:
+                continue
+        elif needle and needle not in text:
+            continue
+        out.append(_Msg(rec, seq))
+    return out
 
 
 def _context(sel: Selected, messages: list[_Msg]) -> SearchContext:
@@ -196,8 +281,10 @@ def _numbers(found: Iterable[_Msg], uid: bool) -> list[int]:
 async def search_(s: ImapSession, cmd: p.Search) -> bytes:
     sel = s.selected
     assert sel is not None
-    messages = await load_messages(sel, need_of(cmd.key), s.memory)
-    found = _run(cmd.key, messages, _context(sel, messages), sel, s.memory)
+    found = await column_search(sel, cmd.key, s.memory)
+    if found is None:
+        messages = await load_messages(sel, need_of(cmd.key), s.memory)
+        found = _run(cmd.key, messages, _context(sel, messages), sel, s.memory)
     modseq = None
     if _has_modseq(cmd.key):
         s.enabled.add("CONDSTORE")

@@ -17,6 +17,9 @@ from .errors import CommandError
 
 __all__ = ["SYSTEM_FLAGS", "Selected", "State"]
 
+#: sets with at most this many members are resolved without walking the view
+_SMALL = 64
+
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
 
@@ -51,14 +54,50 @@ class Selected:
         return [r.uid for r in self.box.messages()]
 
     def resolve_records(self, seqset: SequenceSet, *, uid: bool) -> list[tuple[int, Any]]:
-        """``(sequence number, record)`` pairs named by ``seqset``, ascending (see `resolve`)."""
-        records = self.box.messages()
+        """``(sequence number, record)`` pairs named by ``seqset``, ascending (see `resolve`).
+
+        Small sets are looked up one by one (``FETCH 17 BODY[]`` must not cost a walk
+        over a 100,000-message view); large ones slice the view once.
+        """
+        box = self.box
+        count = len(box)
+        if not seqset.saved and count:
+            if not uid:
+                self._check_seqs(seqset, count)
+                norm = seqset.normalized(count)
+                if sum(b - a + 1 for a, b in norm.ranges) <= _SMALL:
+                    out = []
+                    for seq in norm.iter(count):
+                        rec = box.record(box.uid_of(seq))
+                        if rec is not None:
+                            out.append((seq, rec))
+                    return out
+            else:
+                top = box.uid_of(count)
+                norm = seqset.normalized(top)
+                if sum(b - a + 1 for a, b in norm.ranges) <= _SMALL:
+                    out = []
+                    for u in norm.iter(top):
+                        seq = box.seq_of(u)
+                        if seq is not None:
+                            rec = box.record(u)
+                            if rec is not None:
+                                out.append((seq, rec))
+                    return out
+        records = box.messages()
         uids = [r.uid for r in records]
         out = []
         for u in self._resolve(uids, seqset, uid=uid):
             i = bisect.bisect_left(uids, u)
             out.append((i + 1, records[i]))
         return out
+
+    @staticmethod
+    def _check_seqs(seqset: SequenceSet, count: int) -> None:
+        for a, b in seqset.ranges:
+            for n in (a, b):
+                if n != STAR and n > count:
+                    raise CommandError("Invalid message sequence number", status="BAD")
 
     def resolve(self, seqset: SequenceSet, *, uid: bool) -> list[int]:
         """UIDs in the view named by ``seqset`` (sequence numbers or UIDs), ascending.
@@ -74,10 +113,7 @@ class Selected:
             return [u for u in uids if u in saved]
         if not uid:
             count = len(uids)
-            for a, b in seqset.ranges:
-                for n in (a, b):
-                    if n != STAR and n > count:
-                        raise CommandError("Invalid message sequence number", status="BAD")
+            self._check_seqs(seqset, count)
             if count == 0:
                 if seqset.ranges:
                     raise CommandError("No messages in the mailbox", status="BAD")
