@@ -11,7 +11,11 @@ into each server through IMAP APPEND (20 parallel sessions), then timed:
 * uid search header -- ``UID SEARCH HEADER Subject needle``;
 * 1000 bodies       -- ``UID FETCH 1:1000 BODY.PEEK[]``;
 * 20 sessions mixed -- 20 concurrent sessions each: login, select, fetch flags, a
-                       search, 50 bodies, a STORE, logout (wall time).
+                       search, 50 bodies, a STORE, logout (wall time);
+* after restart     -- the server is stopped and started again on the same data, then
+                       ``FETCH 1:* ENVELOPE`` and the header search are timed once more
+                       (nothing in memory: unigate answers from the storage driver's
+                       derived-data cache, Dovecot from its index cache).
 
 Servers: unigate (``python -m unigate serve``, imap + storage_sliced, log level 2) and
 Dovecot (Debian ``dovecot-imapd``, a private instance with Maildir storage, started
@@ -212,6 +216,19 @@ def measure(port: int, count: int) -> dict[str, float]:
     return out
 
 
+def measure_restarted(port: int) -> dict[str, float]:
+    """The first envelope fetch and header search of a freshly started server."""
+    c = Client(port)
+    c.login()
+    c.cmd("SELECT INBOX")
+    out = {
+        "envelope after restart": timed(lambda: c.cmd("FETCH 1:* ENVELOPE")),
+        "search after restart": timed(lambda: c.cmd('UID SEARCH HEADER Subject "needle"')),
+    }
+    c.close()
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -275,16 +292,26 @@ def run_unigate(work: Path, count: int) -> dict[str, float]:
             """
         )
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "unigate", "serve", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "unigate", "serve", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    process = start()
     try:
         wait_port(port)
         load = populate(port, count)
         result = measure(port, count)
         result["load (APPEND)"] = load
+    finally:
+        stop(process)
+    process = start()
+    try:
+        wait_port(port)
+        result.update(measure_restarted(port))
         return result
     finally:
         stop(process)
@@ -357,14 +384,24 @@ def run_dovecot(work: Path, count: int) -> dict[str, float] | None:
             """
         )
     )
-    process = subprocess.Popen(
-        [binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    process = start()
     try:
         wait_port(port)
         load = populate(port, count)
         result = measure(port, count)
         result["load (APPEND)"] = load
+    finally:
+        stop(process)
+    process = start()
+    try:
+        wait_port(port)
+        result.update(measure_restarted(port))
         return result
     finally:
         stop(process)

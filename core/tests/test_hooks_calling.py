@@ -128,9 +128,13 @@ class ClusterAccounts:
 
 def test_a_plugin_can_replace_the_account_database(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
-    with serve_in_thread(tmp_path, plugins=[], extra_plugins=[("cluster", ClusterAccounts(shared))]) as running:
+    with serve_in_thread(
+        tmp_path, plugins=[], extra_plugins=[("cluster", ClusterAccounts(shared))]
+    ) as running:
         assert running.server.objects.data_dir == shared
         running.server.objects.add_account("x@shared.test", password="pw")
-        outcome = anyio.run(lambda: running.server.auth.login("x@shared.test", "pw", service="imap"))
+        outcome = anyio.run(
+            lambda: running.server.auth.login("x@shared.test", "pw", service="imap")
+        )
     assert outcome.ok
     assert (shared / "Accounts" / "x.macnt").is_dir()

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scramp import ScramMechanism
+
 from unigate.cryptschemes import (
     crypt_scheme,
     crypt_verify,

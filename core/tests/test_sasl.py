@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scramp import ScramClient
+
 from unigate.passwords import (
     make_scram_verifier,
     make_verifiers,

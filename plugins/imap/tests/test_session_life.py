@@ -221,6 +221,7 @@ def test_acl_between_two_accounts(server: Any) -> None:
         a.setacl("Shared", "b@example.test", "lr")
         acl = dict(a.getacl("Shared"))
         assert acl[b"b@example.test"] == b"lr"
+        assert acl[b"a@example.test"] == b"lrswipcda"  # the owner's implicit rights
         info = b.select_folder("~a@example.test/Shared", readonly=True)
         assert info[b"EXISTS"] == 1
         assert b.search(["SUBJECT", "bob"]) == [1]

@@ -71,4 +71,3 @@ class QuotaExceeded(MailboxError):
     def __init__(self, temporary: bool, message: str = "") -> None:
         super().__init__(message or ("over quota" if temporary else "message exceeds the quota"))
         self.temporary = temporary
-

@@ -13,7 +13,6 @@ Appends that arrive while a batch is being written therefore share the next fsyn
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar

@@ -599,7 +599,8 @@ class Queue(QueueAdmin):
             host.last_error = ""
         for index, result in sorted(results.items()):
             state = message.recipients[index]
-            state.attempts += 1
+            # the attempt counts (for `queue list`) once its record is durable, below
+            attempts = state.attempts + 1
             if not result.outcome.final and now >= expires:
                 state.last = result
                 result = RecipientResult(
@@ -619,7 +620,12 @@ class Queue(QueueAdmin):
                     reports.append(item)
                 records.append(
                     self._status_record(
-                        spoolfile.FINAL, message, result, state, rep=item is not None
+                        spoolfile.FINAL,
+                        message,
+                        result,
+                        state,
+                        rep=item is not None,
+                        attempts=attempts,
                     )
                 )
                 log.info(
@@ -637,14 +643,18 @@ class Queue(QueueAdmin):
                 elif result.retry_after is not None:
                     delay = result.retry_after
                 else:
-                    delay = self._backoff(state.attempts)
+                    delay = self._backoff(attempts)
                 state.next_attempt = min(now + delay, expires)
-                record = self._status_record(spoolfile.TEMPORARY, message, result, state)
+                record = self._status_record(
+                    spoolfile.TEMPORARY, message, result, state, attempts=attempts
+                )
                 records.append(record)
                 warning = self._delay_warning(message, state, result, now, expires)
                 if warning is not None:
                     reports.append(warning)
         await self._record(message, records)
+        for index in results:
+            message.recipients[index].attempts += 1
         for index in results:
             if message.recipients[index].final is not None:
                 members = host.members.get(message.id)
@@ -666,15 +676,19 @@ class Queue(QueueAdmin):
         state: RecipientState,
         *,
         rep: bool = False,
+        attempts: int | None = None,
     ) -> StatusRecord:
-        """A status record, encoded later (on the worker thread that appends it)."""
+        """A status record, encoded later (on the worker thread that appends it).
+
+        ``attempts``: the count to record (default: the recipient's current count).
+        """
         value: dict[str, Any] = {
             "n": message.number,
             "i": state.index,
             "o": result.outcome.value,
             "st": result.status,
             "tx": result.text,
-            "at": state.attempts,
+            "at": state.attempts if attempts is None else attempts,
             "t": self.clock.now(),
         }
         if result.remote_mta:

@@ -39,7 +39,7 @@ class QueueSettings(BaseModel):
     hop_limit: int = Field(20, ge=1, description="most Received: fields accepted")
     commit_max_messages: int = Field(64, ge=1, description="messages per group commit")
     commit_max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="bytes per group commit")
-    commit_parallel: int = Field(2, ge=1, description="group commits writing at once")
+    commit_parallel: int = Field(1, ge=1, description="group commits writing at once")
     max_active: int = Field(200, ge=1, description="deliveries running at once, in total")
     memory_cache_bytes: int = Field(
         64 * 1024 * 1024,

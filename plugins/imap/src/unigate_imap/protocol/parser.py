@@ -577,6 +577,12 @@ def _append(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
     mailbox = r.mailbox()
     messages = []
     while r.try_sp():
+        if messages:
+            # RFC 3502's grammar has one SP between append-messages; imapclient's
+            # multiappend sends two after a literal (Dovecot accepts it). Extra SPs
+            # there cannot change the meaning of a valid command, so accept them.
+            while r.try_sp():
+                pass
         messages.append(_append_message(r))
     if not messages:
         raise _Bad("APPEND needs a message")

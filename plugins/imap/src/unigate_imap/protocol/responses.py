@@ -182,9 +182,11 @@ def lsub_response(
     return list_response(attributes, delimiter, name, utf8=utf8, verb="LSUB")
 
 
-def status_response(name: str, items: Sequence[tuple[str, int]], *, utf8: bool) -> bytes:
-    """``* STATUS name (MESSAGES 3 UIDNEXT 9)``."""
-    body = b" ".join(k.encode("ascii") + b" %d" % v for k, v in items)
+def status_response(name: str, items: Sequence[tuple[str, int | bytes]], *, utf8: bool) -> bytes:
+    """``* STATUS name (MESSAGES 3 UIDNEXT 9)``; a bytes value is sent as encoded."""
+    body = b" ".join(
+        k.encode("ascii") + b" " + (v if isinstance(v, bytes) else b"%d" % v) for k, v in items
+    )
     return _line(b"STATUS " + encode_mailbox(name, utf8=utf8) + b" (" + body + b")")
 
 

@@ -12,7 +12,7 @@ from ..protocol import responses as r
 from .core import ImapSession, register
 from .errors import CommandError
 
-__all__ = ["translate_rights"]
+__all__ = ["owner_of", "translate_rights"]
 
 ALL_RIGHTS = "lrswipcda"
 _ALIASES = {"k": "c", "x": "c", "t": "d", "e": "d"}
@@ -32,10 +32,44 @@ def translate_rights(text: str) -> str:
     return prefix + "".join(out)
 
 
+async def owner_of(s: ImapSession, name: str) -> str | None:
+    """The account owning mailbox ``name`` as this session names it (None: unknown).
+
+    Follows ``~account/...`` foreign names and mailbox aliases the way the manager does.
+    """
+    account = str(s.account).lower()
+    for _ in range(8):
+        if name.startswith("~"):
+            spec, _, name = name[1:].partition("/")
+            domain = account.partition("@")[2]
+            candidates = [spec] if "@" in spec else [f"{spec}@{domain}", spec]
+            found = None
+            for cand in candidates:
+                found = s.server.objects.resolve(cand)
+                if found is not None:
+                    break
+            if found is None:
+                return None
+            account = str(found).lower()
+            continue
+        first, sep, rest = name.partition("/")
+        aliases = await s.mailboxes.aliases(account)
+        if first in aliases:
+            name = aliases[first] + (("/" + rest) if sep and rest else ("/" if sep else ""))
+            continue
+        return account
+    return None
+
+
 @register(p.GetAcl, "auth")
 async def getacl(s: ImapSession, cmd: p.GetAcl) -> bytes:
+    """The mailbox ACL, the owner's implicit full rights first (RFC 4314 §3.3)."""
     acl = await s.mailboxes.get_acl(s.account, cmd.mailbox, s.account)
-    s.write(r.acl_response(cmd.mailbox, sorted(acl.items()), utf8=s.utf8))
+    entries = sorted(acl.items())
+    owner = await owner_of(s, cmd.mailbox)
+    if owner is not None:
+        entries = [(owner, ALL_RIGHTS)] + [(k, v) for k, v in entries if k.lower() != owner]
+    s.write(r.acl_response(cmd.mailbox, entries, utf8=s.utf8))
     return p.ok(cmd.tag, "GETACL completed")
 
 

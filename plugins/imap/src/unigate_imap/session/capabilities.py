@@ -44,6 +44,7 @@ _AUTHENTICATED = (
     "WITHIN",
     "COMPRESS=DEFLATE",
     "REPLACE",
+    "OBJECTID",
 )
 
 

@@ -43,7 +43,7 @@ def _needs_message(att: p.FetchAtt) -> bool:
 
 
 def _needs_info(att: p.FetchAtt) -> bool:
-    if att.name in _CACHED or (att.name == "BODY" and att.section is None):
+    if att.name in _CACHED or att.name == "EMAILID" or (att.name == "BODY" and att.section is None):
         return True
     if att.name in ("RFC822.HEADER", "RFC822.TEXT"):
         return True
@@ -53,7 +53,7 @@ def _needs_info(att: p.FetchAtt) -> bool:
 
 _RECORD_ONLY = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"})
 #: items answered from the record and the cached `MimeInfo` alone (the fast path)
-_SUMMARY = _RECORD_ONLY | {"ENVELOPE", "BODYSTRUCTURE"}
+_SUMMARY = _RECORD_ONLY | {"ENVELOPE", "BODYSTRUCTURE", "EMAILID", "THREADID"}
 
 
 def _is_summary(att: p.FetchAtt) -> bool:
@@ -76,7 +76,9 @@ def _fetch_summaries(
         names.append("MODSEQ")
     flags_cache: dict[frozenset[str], bytes] = {}
     template = b"* %d FETCH (" + b" ".join(n.encode() + b" %s" for n in names) + b")\r\n"
-    uses_info = infos is not None and any(n in ("ENVELOPE", "BODYSTRUCTURE", "BODY") for n in names)
+    uses_info = infos is not None and any(
+        n in ("ENVELOPE", "BODYSTRUCTURE", "BODY", "EMAILID") for n in names
+    )
     complete = True
     out: list[bytes] = []
     for seq, rec in pairs:
@@ -106,6 +108,10 @@ def _fetch_summaries(
                 values.append(info.body)  # type: ignore[union-attr]
             elif name == "INTERNALDATE":
                 values.append(internaldate(rec))
+            elif name == "EMAILID":
+                values.append(b"(" + info.email_id + b")")  # type: ignore[union-attr]
+            elif name == "THREADID":
+                values.append(b"NIL")  # no thread identifiers (RFC 8474 §5.2)
             else:
                 values.append(b"(%d)" % rec.modseq)
         out.append(template % tuple(values))
@@ -158,6 +164,11 @@ def fetch_items(
         elif name == "BODY" and att.section is None:
             assert info is not None
             items.append((b"BODY", info.body))
+        elif name == "EMAILID":
+            assert info is not None
+            items.append((b"EMAILID", b"(" + info.email_id + b")"))
+        elif name == "THREADID":
+            items.append((b"THREADID", b"NIL"))
         elif msg is not None:
             try:
                 item = message_item(msg, att)

@@ -16,7 +16,7 @@ from ..protocol import responses as r
 from .core import ImapSession, register
 from .errors import CommandError
 
-__all__ = ["status_values"]
+__all__ = ["mailbox_id", "status_values"]
 
 SEP = "/"
 _SPECIAL = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"})
@@ -26,10 +26,19 @@ def _mgr(s: ImapSession) -> Any:
     return s.mailboxes
 
 
-async def status_values(s: ImapSession, name: str, items: tuple[str, ...]) -> list[tuple[str, int]]:
+def mailbox_id(uidvalidity: int) -> bytes:
+    """RFC 8474 MAILBOXID: the manager gives every mailbox a UIDVALIDITY no other mailbox
+    of the server has, kept across RENAME; ``M`` + its hex digits is therefore stable."""
+    return b"M%x" % uidvalidity
+
+
+async def status_values(
+    s: ImapSession, name: str, items: tuple[str, ...]
+) -> list[tuple[str, int | bytes]]:
     """The STATUS items of ``name`` for this user, in the order asked."""
     st = await _mgr(s).status(s.account, name, s.account)
-    values: dict[str, int] = {
+    values: dict[str, int | bytes] = {
+        "MAILBOXID": b"(" + mailbox_id(st.uidvalidity) + b")",
         "MESSAGES": st.messages,
         "UNSEEN": st.unseen,
         "UIDNEXT": st.uidnext,
@@ -39,7 +48,7 @@ async def status_values(s: ImapSession, name: str, items: tuple[str, ...]) -> li
         "RECENT": 0,
         "APPENDLIMIT": s.settings.max_literal_size,
     }
-    out: list[tuple[str, int]] = []
+    out: list[tuple[str, int | bytes]] = []
     for item in items:
         key = item.upper()
         if key == "DELETED":
@@ -135,8 +144,16 @@ async def create(s: ImapSession, cmd: p.Create) -> bytes:
         return p.no(cmd.tag, "Special-use attributes are set by the account settings", "USEATTR")
     if cmd.mailbox.upper() == "INBOX":
         return p.no(cmd.tag, "INBOX already exists", "ALREADYEXISTS")
-    await _mgr(s).create(s.account, cmd.mailbox, s.account)
-    return p.ok(cmd.tag, "CREATE completed")
+    mgr = _mgr(s)
+    await mgr.create(s.account, cmd.mailbox, s.account)
+    code = None
+    if not cmd.mailbox.endswith(SEP):
+        try:
+            st = await mgr.status(s.account, cmd.mailbox, s.account)
+            code = "MAILBOXID (" + mailbox_id(st.uidvalidity).decode("ascii") + ")"
+        except Exception:  # noqa: BLE001 - the mailbox exists; the id is a courtesy
+            code = None
+    return p.ok(cmd.tag, "CREATE completed", code)
 
 
 @register(p.Delete, "auth")

@@ -9,7 +9,7 @@ header block (cached per message) or the whole message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,12 +29,12 @@ from ..query import (
     sort,
     thread,
 )
-from .cache import MemoryCache, get_infos, message_key
+from .cache import MemoryCache, email_id_of, get_infos, message_key
 from .core import ImapSession, register
 from .errors import CommandError
 from .state import Selected
 
-__all__ = ["column_search", "load_messages", "need_of"]
+__all__ = ["column_search", "iter_messages", "load_messages", "need_of"]
 
 NONE, HEADER, BODY = 0, 1, 2
 
@@ -47,6 +47,7 @@ class _Msg:
     seq: int
     header: bytes = b""
     raw: bytes = b""
+    emailid: str | None = None
 
     @property
     def uid(self) -> int:
@@ -70,7 +71,7 @@ class _Msg:
 
     @property
     def email_id(self) -> str | None:
-        return None
+        return self.emailid
 
     @property
     def thread_id(self) -> str | None:
@@ -89,6 +90,8 @@ def need_of(key: p.SearchKey) -> int:
         return BODY if key.field in ("BODY", "TEXT") else HEADER
     if isinstance(key, p.DateKey):
         return HEADER if key.sent else NONE
+    if isinstance(key, p.ObjectIdKey):
+        return HEADER if key.kind == "EMAILID" else NONE
     if isinstance(key, p.AndKey):
         return max((need_of(k) for k in key.keys), default=NONE)
     if isinstance(key, p.OrKey):
@@ -120,14 +123,43 @@ async def load_messages(sel: Selected, need: int, memory: MemoryCache | None = N
     Headers come from the cached `MimeInfo` (memory, then the driver cache, parsed on a
     miss); bodies are read in batches. Messages expunged meanwhile are left out.
     """
+    out: list[_Msg] = []
+    async for batch in iter_messages(sel, need, memory):
+        out.extend(batch)
+    return out
+
+
+#: the most message bytes one batch of a body search holds
+LOAD_BYTES = 16 * 1024 * 1024
+
+
+async def iter_messages(
+    sel: Selected, need: int, memory: MemoryCache | None = None
+) -> AsyncIterator[list[_Msg]]:
+    """The view's messages in batches, loaded as `load_messages` does.
+
+    Bodies are read at most `LOAD_BATCH` messages or `LOAD_BYTES` at a time, so a SEARCH
+    BODY over a large mailbox holds one batch of messages in memory, not the mailbox.
+    """
     box = sel.box
-    out = [_Msg(rec, seq) for seq, rec in enumerate(box.messages(), 1)]
+    every = [_Msg(rec, seq) for seq, rec in enumerate(box.messages(), 1)]
     if need == NONE:
-        return out
-    kept: list[_Msg] = []
-    for i in range(0, len(out), LOAD_BATCH):
-        batch = out[i : i + LOAD_BATCH]
+        yield every
+        return
+    batches: list[list[_Msg]] = []
+    cur: list[_Msg] = []
+    size = 0
+    for m in every:
+        cur.append(m)
+        size += m.size
+        if len(cur) >= LOAD_BATCH or (need == BODY and size >= LOAD_BYTES):
+            batches.append(cur)
+            cur, size = [], 0
+    if cur:
+        batches.append(cur)
+    for batch in batches:
         uids = [m.uid for m in batch]
+        kept: list[_Msg] = []
         try:
             if need == BODY:
                 raws = await box.read_many(uids)
@@ -136,17 +168,20 @@ async def load_messages(sel: Selected, need: int, memory: MemoryCache | None = N
                     if raw is not None:
                         m.raw = raw
                         m.header = raw[: find_body_start(raw, 0, len(raw))]
+                        m.emailid = email_id_of(raw).decode("ascii")
                         kept.append(m)
+                del raws
             else:
                 infos = await get_infos(box, uids, memory)
                 for m in batch:
                     info = infos.get(m.uid)
                     if info is not None:
                         m.header = info.header
+                        m.emailid = info.email_id.decode("ascii")
                         kept.append(m)
         except mb.NoSuchMessage:
             continue
-    return kept
+        yield kept
 
 
 # -- header columns: SEARCH SUBJECT/FROM/HEADER x without evaluating a program per message
@@ -241,7 +276,7 @@ async def column_search(
 def _context(sel: Selected, messages: list[_Msg]) -> SearchContext:
     box = sel.box
     saved = p.SequenceSet.from_numbers(sel.saved) if sel.saved is not None else None
-    last = box.messages()[-1].uid if len(box) else 0
+    last = box.uid_of(len(box)) if len(box) else 0
     return SearchContext(len(box), last, datetime.now(UTC), saved)
 
 
@@ -283,8 +318,12 @@ async def search_(s: ImapSession, cmd: p.Search) -> bytes:
     assert sel is not None
     found = await column_search(sel, cmd.key, s.memory)
     if found is None:
-        messages = await load_messages(sel, need_of(cmd.key), s.memory)
-        found = _run(cmd.key, messages, _context(sel, messages), sel, s.memory)
+        found = []
+        ctx = _context(sel, [])
+        async for batch in iter_messages(sel, need_of(cmd.key), s.memory):
+            for m in _run(cmd.key, batch, ctx, sel, s.memory):
+                m.raw = b""  # only the numbers and flags are needed from here on
+                found.append(m)
     modseq = None
     if _has_modseq(cmd.key):
         s.enabled.add("CONDSTORE")

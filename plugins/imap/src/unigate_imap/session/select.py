@@ -15,6 +15,7 @@ from .. import protocol as p
 from ..protocol import responses as r
 from .core import ImapSession, register
 from .errors import CommandError
+from .mailbox import mailbox_id
 from .state import Selected, State
 
 __all__ = ["write_expunged"]
@@ -69,6 +70,7 @@ async def select(s: ImapSession, cmd: p.Select) -> bytes:
     s.write(b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % box.uidvalidity)
     s.write(b"* OK [UIDNEXT %d] Predicted next UID\r\n" % box.uidnext)
     s.write(b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % box.highestmodseq)
+    s.write(b"* OK [MAILBOXID (" + mailbox_id(box.uidvalidity) + b")] Ok\r\n")
     if s.rev2:
         s.write(r.list_response([], "/", cmd.mailbox, utf8=s.utf8))
     q = cmd.qresync

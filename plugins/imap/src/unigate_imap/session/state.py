@@ -85,6 +85,19 @@ class Selected:
                                 out.append((seq, rec))
                     return out
         records = box.messages()
+        if not seqset.saved and count:
+            if not uid:  # already checked above
+                spans = [(a - 1, b) for a, b in seqset.normalized(count).ranges]
+            else:
+                uids = [r.uid for r in records]
+                spans = [
+                    (bisect.bisect_left(uids, a), bisect.bisect_right(uids, b))
+                    for a, b in seqset.normalized(uids[-1]).ranges
+                ]
+            out = []
+            for i, j in spans:
+                out.extend(zip(range(i + 1, j + 1), records[i:j], strict=True))
+            return out
         uids = [r.uid for r in records]
         out = []
         for u in self._resolve(uids, seqset, uid=uid):

@@ -1,0 +1,438 @@
+"""Batched FETCH/SEARCH, the MIME summary cache, header columns, MULTIAPPEND spacing,
+GETACL's owner entry and OBJECTID (RFC 8474), against a real server and in units."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from imapclient import IMAPClient
+
+from unigate.testing.server import serve_in_thread
+from unigate_imap import protocol as p
+from unigate_imap.mime import Message, header_fields, unfold
+from unigate_imap.protocol import Append, Limits, parse_command
+from unigate_imap.session import cache as cache_mod
+from unigate_imap.session import fetch as fetch_mod
+from unigate_imap.session import search as search_mod
+from unigate_imap.session.cache import MemoryCache, flush_pending, info_of, remember_appended
+from unigate_imap.session.state import Selected
+
+PLUGINS = ["imap", "storage_sliced"]
+
+
+def message(n: int) -> bytes:
+    """Varied messages: encoded-words, folded and repeated headers, multipart, no Subject."""
+    subject = {
+        0: "Subject: plain needle {n}\r\n",
+        1: "Subject: =?utf-8?q?caf=C3=A9_N=C3=89EDLE?= {n}\r\n",
+        2: "Subject: folded\r\n  over NEEDLE lines {n}\r\n",
+        3: "",
+        4: "Subject: first {n}\r\nSubject: second needle\r\n",
+    }[n % 5].format(n=n)
+    extra = "X-Tag: tagged\r\n" if n % 3 == 0 else ""
+    head = (
+        f"From: Sender {n} <s{n}@example.test>\r\nTo: a@example.test\r\n{subject}{extra}"
+        f"Message-ID: <{n}@example.test>\r\nDate: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
+    )
+    if n % 2:
+        body = (
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+            f"--B\r\nContent-Type: text/plain\r\n\r\npart {n}\r\n--B\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+            "\r\nAAEC\r\n--B--\r\n"
+        )
+    else:
+        body = f"\r\nbody {n}\r\n"
+    return (head + body).encode()
+
+
+@dataclass
+class Running:
+    port: int
+    server: Any
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with serve_in_thread(tmp_path_factory.mktemp("batch"), plugins=PLUGINS) as srv:
+        objects = srv.server.objects
+        objects.add_account("a@example.test", settings={"PasswordEncryption": "clear"})
+        objects.update_account_settings("a@example.test", {"Password": "pw-a"})
+        yield srv
+
+
+def client(running: Any) -> IMAPClient:
+    c = IMAPClient("127.0.0.1", port=running.port("imap"), ssl=False, timeout=10)
+    c.login("a@example.test", "pw-a")
+    return c
+
+
+@pytest.fixture(scope="module")
+def filled(running: Any) -> list[bytes]:
+    """A mailbox ``Batch`` with 40 messages appended over IMAP."""
+    msgs = [message(n) for n in range(40)]
+    c = client(running)
+    try:
+        c.create_folder("Batch")
+        for i in range(0, 40, 10):
+            c.multiappend("Batch", msgs[i : i + 10])
+    finally:
+        c.logout()
+    return msgs
+
+
+# -- FETCH batches -------------------------------------------------------------------
+def test_fetch_ranges_in_batches_match_the_parser(
+    running: Any, filled: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetch_mod, "BATCH_MESSAGES", 7)
+    c = client(running)
+    try:
+        c.select_folder("Batch")
+        got = c.fetch(c.search(), ["ENVELOPE", "BODYSTRUCTURE", "BODY.PEEK[]", "RFC822.SIZE"])
+        assert len(got) == 40
+        for uid, data in got.items():
+            raw = filled[uid - 1]
+            assert data[b"BODY[]"] == raw
+            assert data[b"RFC822.SIZE"] == len(raw)
+        # the encoded answers equal what the parser gives for the message itself
+        raw_env = c._imap.uid("FETCH", "1:*", "(ENVELOPE BODYSTRUCTURE)")  # uid -> seq equal
+        assert raw_env[0] == "OK"
+        text = b"".join(x if isinstance(x, bytes) else b"".join(x) for x in raw_env[1])
+        for n, raw in enumerate(filled):
+            info = info_of(Message(raw))
+            assert b"ENVELOPE " + info.envelope in text, n
+            assert b"BODYSTRUCTURE " + info.bodystructure in text, n
+        # sections and partials through the general path, several batches
+        parts = c.fetch(c.search(), ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]", "BODY.PEEK[1]<0.4>"])
+        assert len(parts) == 40
+        assert parts[2][b"BODY[HEADER.FIELDS (SUBJECT)]"].startswith(b"Subject: =?utf-8?q?caf")
+    finally:
+        c.logout()
+
+
+def test_small_and_large_sets_resolve_the_same(running: Any, filled: list[bytes]) -> None:
+    c = client(running)
+    try:
+        c.select_folder("Batch")
+        c.use_uid = False
+        assert sorted(c.fetch([3, 5, 6, 7, 40], ["UID"])) == [3, 5, 6, 7, 40]
+        assert sorted(c.fetch([38, 39, 40], ["UID"])) == [38, 39, 40]
+        c.use_uid = True
+        assert sorted(c.fetch([2, 9, 10, 11, 1000], ["FLAGS"])) == [2, 9, 10, 11]
+        assert len(c.fetch(c.search(), ["FLAGS"])) == 40
+    finally:
+        c.logout()
+
+
+@dataclass
+class _Rec:
+    uid: int
+    size: int = 1
+
+
+@dataclass
+class _Box:
+    uids: list[int]
+    recs: dict[int, _Rec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.recs = {u: _Rec(u) for u in self.uids}
+
+    def messages(self) -> list[_Rec]:
+        return [self.recs[u] for u in self.uids]
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def uid_of(self, seq: int) -> int:
+        return self.uids[seq - 1]
+
+    def seq_of(self, uid: int) -> int | None:
+        return self.uids.index(uid) + 1 if uid in self.recs else None
+
+    def record(self, uid: int) -> _Rec | None:
+        return self.recs.get(uid)
+
+
+_bound = st.integers(0, 120)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    uids=st.lists(st.integers(1, 150), unique=True, max_size=90).map(sorted),
+    ranges=st.lists(st.tuples(_bound, _bound), min_size=1, max_size=4),
+    uid=st.booleans(),
+)
+def test_resolve_records_agrees_with_resolve(
+    uids: list[int], ranges: list[tuple[int, int]], uid: bool
+) -> None:
+    """The per-message path (small sets) and the slicing path give `resolve`'s answer."""
+    sel = Selected(_Box(uids), "INBOX", readonly=False)
+    seqset = p.SequenceSet(tuple(ranges))
+    try:
+        expected = sel.resolve(seqset, uid=uid)
+    except Exception as exc:  # noqa: BLE001 - both must fail alike
+        with pytest.raises(type(exc)):
+            sel.resolve_records(seqset, uid=uid)
+        return
+    pairs = sel.resolve_records(seqset, uid=uid)
+    assert [rec.uid for _, rec in pairs] == expected
+    assert all(uids[seq - 1] == rec.uid for seq, rec in pairs)
+
+
+# -- the summary cache -------------------------------------------------------------------
+def test_mime_summary_survives_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    msgs = [message(n) for n in range(12)]
+    with serve_in_thread(tmp_path, plugins=PLUGINS) as srv:
+        srv.server.objects.add_account("a@example.test", settings={"PasswordEncryption": "clear"})
+        srv.server.objects.update_account_settings("a@example.test", {"Password": "pw-a"})
+        c = client(srv)
+        for m in msgs:
+            c.append("INBOX", m)
+        c.select_folder("INBOX")
+        first = c.fetch(c.search(), ["ENVELOPE", "BODYSTRUCTURE", "EMAILID"])
+        c.logout()
+    # no parsing at all after the restart: everything comes from the driver's cache
+
+    def boom(*_: Any) -> Any:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(cache_mod, "info_of", boom)
+    with serve_in_thread(tmp_path, plugins=PLUGINS) as srv:
+        c = client(srv)
+        c.select_folder("INBOX")
+        again = c.fetch(c.search(), ["ENVELOPE", "BODYSTRUCTURE", "EMAILID"])
+        assert c.search(["SUBJECT", "needle"]) == [1, 3, 5, 6, 8, 10, 11]
+        c.logout()
+    assert {u: (d[b"BODYSTRUCTURE"], d[b"EMAILID"]) for u, d in first.items()} == {
+        u: (d[b"BODYSTRUCTURE"], d[b"EMAILID"]) for u, d in again.items()
+    }
+
+
+@dataclass
+class _CacheBox:
+    owner: str = "a@example.test"
+    mailbox: str = "INBOX"
+    uidvalidity: int = 5
+    puts: list[list[tuple[int, bytes]]] = field(default_factory=list)
+
+    async def cache_put_many(self, items: list[tuple[int, bytes]], key: str) -> None:
+        assert key == cache_mod.CACHE_KEY
+        self.puts.append(list(items))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_write_behind_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_mod, "PENDING_BATCH", 3)
+    memory = MemoryCache(10_000_000)
+    box = _CacheBox()
+    assert not remember_appended(box, 1, message(1), memory)
+    assert not remember_appended(box, 2, message(2), memory)
+    assert remember_appended(box, 3, message(3), memory)  # the batch is full
+    assert memory.get(("a@example.test", "INBOX", 5, 2, "mime")) == info_of(Message(message(2)))
+    await flush_pending(box, memory)
+    assert [u for u, _ in box.puts[0]] == [1, 2, 3] and memory.pending_count == 0
+    await flush_pending(box, memory)
+    assert len(box.puts) == 1  # nothing left to write
+    assert not remember_appended(box, 4, message(4), None)  # no memory cache: nothing kept
+
+
+# -- header columns ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        ["SUBJECT", "needle"],
+        ["SUBJECT", "néedle"],
+        ["SUBJECT", "café"],
+        ["SUBJECT", ""],
+        ["FROM", "sender 1"],
+        ["HEADER", "X-Tag", ""],
+        ["HEADER", "x-tag", "TAGGED"],
+        ["HEADER", "X-Missing", ""],
+        ["TO", "nobody"],
+    ],
+)
+def test_header_column_agrees_with_the_evaluator(
+    running: Any, filled: list[bytes], criteria: list[str]
+) -> None:
+    c = client(running)
+    try:
+        c.select_folder("Batch", readonly=True)
+        fast = c.search(criteria, charset="UTF-8")
+        slow = c.search(["NOT", "NOT", *criteria], charset="UTF-8")  # not a one-key program
+        assert fast == slow
+        assert c.search(criteria, charset="UTF-8") == fast  # the warm column
+    finally:
+        c.logout()
+
+
+def test_column_key_recognises_one_header_key() -> None:
+    subject = p.TextKey("SUBJECT", "x")
+    assert search_mod._column_key(subject) == ("subject", subject)
+    assert search_mod._column_key(p.AndKey((p.AllKey(), subject))) == ("subject", subject)
+    header = p.TextKey("HEADER", "", "X-Tag")
+    assert search_mod._column_key(header) == ("x-tag", header)
+    assert search_mod._column_key(p.TextKey("BODY", "x")) is None
+    assert search_mod._column_key(p.NotKey(subject)) is None
+    assert search_mod._column_key(p.AndKey((subject, subject))) is None
+
+
+# -- header parsing ----------------------------------------------------------------------
+def _reference_fields(block: bytes) -> list[tuple[bytes, bytes, bytes]]:
+    """A straightforward per-byte splitter: the behaviour `header_fields` must keep."""
+    out = []
+    pos, n = 0, len(block)
+    while pos < n:
+        end = pos
+        while True:
+            nl = block.find(b"\n", end)
+            if nl < 0:
+                end = n
+                break
+            end = nl + 1
+            if end >= n or block[end] not in (0x20, 0x09):
+                break
+        line = block[pos:end]
+        pos = end
+        if not line.strip():
+            break
+        colon = line.find(b":")
+        if colon <= 0:
+            continue
+        name = line[:colon].rstrip(b" \t")
+        if not name or any(c <= 0x20 or c >= 0x7F for c in name):
+            continue
+        out.append((name, line[colon + 1 :], line))
+    return out
+
+
+_pieces = st.sampled_from(
+    [b"a", b"B", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"X-Y", b"\x80", b"Subject: ", b"\r\n "]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_pieces, max_size=30).map(b"".join))
+def test_header_fields_matches_reference(block: bytes) -> None:
+    assert header_fields(block) == _reference_fields(block)
+    folded = re.sub(rb"\r?\n(?=[ \t])", b"", block)
+    assert unfold(block) == folded.rstrip(b"\r\n").strip(b" \t")
+
+
+# -- MULTIAPPEND spacing, GETACL, OBJECTID ------------------------------------------------------
+def test_multiappend_accepts_imapclient_spacing() -> None:
+    cmd = parse_command(b"a APPEND x {1+}\r\na  {1+}\r\nb (\\Seen) {1+}\r\nc", Limits())
+    assert isinstance(cmd, Append)
+    assert [m.data for m in cmd.messages] == [b"a", b"b", b"c"]
+    assert cmd.messages[2].flags == ("\\Seen",)
+    with pytest.raises(p.CommandSyntaxError):
+        parse_command(b"a APPEND x  {1+}\r\na", Limits())  # only between messages
+
+
+def test_multiappend_through_imapclient(running: Any) -> None:
+    c = client(running)
+    try:
+        c.create_folder("Multi")
+        answer = c.multiappend("Multi", [b"Subject: a\r\n\r\nx\r\n", b"Subject: b\r\n\r\ny\r\n"])
+        typ, (text,) = answer
+        assert typ == "OK" and text.startswith(b"[APPENDUID ") and b" 1:2]" in text
+        assert c.folder_status("Multi", ["MESSAGES"])[b"MESSAGES"] == 2
+    finally:
+        c.logout()
+
+
+def test_getacl_lists_the_owner(running: Any) -> None:
+    c = client(running)
+    try:
+        c.create_folder("Acl")
+        acl = c.getacl("Acl")
+        assert acl[0] == (b"a@example.test", b"lrswipcda")
+        c.setacl("Acl", "anyone", "lr")
+        assert dict(c.getacl("Acl")) == {b"a@example.test": b"lrswipcda", b"anyone": b"lr"}
+        assert dict(c.getacl("~a@example.test/Acl"))[b"a@example.test"] == b"lrswipcda"
+    finally:
+        c.logout()
+
+
+def _wire(running: Any, *commands: bytes) -> list[bytes]:
+    sock = socket.create_connection(("127.0.0.1", running.port("imap")), timeout=10)
+    out: list[bytes] = []
+    buf = b""
+    try:
+        for i, command in enumerate((b"LOGIN a@example.test pw-a", *commands)):
+            tag = b"t%d" % i
+            sock.sendall(tag + b" " + command + b"\r\n")
+            while b"\r\n" + tag + b" " not in b"\r\n" + buf:
+                buf += sock.recv(65536)
+            out.append(buf)
+            buf = b""
+    finally:
+        sock.close()
+    return out
+
+
+def test_objectid(running: Any) -> None:
+    raw = b"Subject: object\r\n\r\nid\r\n"
+    c = client(running)
+    try:
+        assert b"OBJECTID" in c.capabilities()
+        c.create_folder("Obj1")
+        c.append("Obj1", raw)
+        c.select_folder("Obj1")
+        data = c.fetch("1", ["EMAILID", "THREADID"])[1]
+        emailid = data[b"EMAILID"][0]
+        assert emailid.startswith(b"E") and len(emailid) == 25
+        assert data[b"THREADID"] is None
+        c.copy("1", "INBOX")
+        c.select_folder("INBOX")
+        found = c.search(["EMAILID", emailid.decode()])
+        assert found and c.fetch(found, ["EMAILID"])[found[0]][b"EMAILID"] == (emailid,)
+        assert c.search(["EMAILID", "Enothere"]) == []
+        assert c.search(["THREADID", "T1"]) == []
+    finally:
+        c.logout()
+    _, create, select, status, rename, status2 = _wire(
+        running,
+        b"CREATE Obj2",
+        b"SELECT Obj2",
+        b"STATUS Obj2 (MAILBOXID MESSAGES)",
+        b"RENAME Obj2 Obj3",
+        b"STATUS Obj3 (MAILBOXID)",
+    )
+    mid = create.split(b"[MAILBOXID (")[1].split(b")")[0]
+    assert mid.startswith(b"M")
+    assert b"* OK [MAILBOXID (" + mid + b")]" in select
+    assert b"(MAILBOXID (" + mid + b") MESSAGES 0)" in status
+    assert b"MAILBOXID (" + mid + b")" in status2  # kept across RENAME
+    assert b" OK " in rename
+
+
+def test_body_search_in_batches(
+    running: Any, filled: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_mod, "LOAD_BATCH", 3)
+    monkeypatch.setattr(search_mod, "LOAD_BYTES", 400)
+    c = client(running)
+    try:
+        c.select_folder("Batch", readonly=True)
+        expected = [n + 1 for n, raw in enumerate(filled) if b"part 1" in raw]
+        assert c.search(["BODY", "part 1"]) == expected
+        assert c.search(["TEXT", "s17@example"]) == [18]
+        folded = {n + 1 for n in range(40) if n % 5 == 2}
+        assert c.search(["OR", "BODY", "body 4", "SUBJECT", "folded"]) == sorted({5} | folded)
+    finally:
+        c.logout()
