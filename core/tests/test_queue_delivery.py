@@ -823,3 +823,81 @@ async def test_smtputf8_message_gets_a_global_report(harness: Harness) -> None:
     assert b"Content-Type: message/global-delivery-status\r\n" in data
     assert "Final-Recipient: utf-8; дима@there.example\r\n".encode() in data
     assert b"Content-Type: message/global\r\n" in data
+
+
+# -------------------------------------------------------------- delivery at submission
+
+
+async def immediate_harness(tmp_path: Path, behaviour: Behaviour | None = None, **settings: object):
+    clock = FakeClock()
+    local = FakeModule("LOCAL", behaviour)
+    local.immediate = True
+    modules = {"SMTP": FakeModule("SMTP"), "LOCAL": local}
+    return make_queue(tmp_path / "Queue", clock, modules, **settings), clock, modules
+
+
+async def test_an_immediate_module_delivers_before_submit_returns(tmp_path: Path) -> None:
+    fsyncs: list[int] = []
+    queue, clock, modules = await immediate_harness(tmp_path)
+    queue.disk.fsync = fsyncs.append
+    async with anyio.create_task_group() as tg:
+        await queue.start(tg)
+        fsyncs.clear()
+        queue_id = await queue.submit(envelope("carol@local.example"), MESSAGE)
+        # answered only after the module stored it; nothing was spooled for it
+        assert [b.queue_id for b in modules["LOCAL"].calls] == [queue_id]
+        assert modules["LOCAL"].calls[0].path == ""
+        assert modules["LOCAL"].data == [MESSAGE]
+        assert spool_files(queue) == [] and fsyncs == []
+        await queue.settle()
+        assert len(modules["LOCAL"].calls) == 1  # never delivered twice
+        await queue.stop()
+
+
+async def test_what_an_immediate_module_did_not_deliver_is_spooled(tmp_path: Path) -> None:
+    def behaviour(batch: DeliveryBatch, n: int) -> DeliveryOutcome:
+        return DeliveryOutcome.TEMPORARY if n == 1 else DeliveryOutcome.DELIVERED
+
+    queue, clock, modules = await immediate_harness(tmp_path, behaviour)
+    async with anyio.create_task_group() as tg:
+        await queue.start(tg)
+        await queue.submit(envelope("carol@local.example"), MESSAGE)
+        assert len(spool_files(queue)) == 1 and queue.count == 1
+        await queue.settle()  # the spooled copy is tried again later
+        clock.advance(2 * HOUR)
+        await queue.settle()
+        assert len(modules["LOCAL"].calls) == 2
+        assert queue.count == 0 and spool_files(queue) == []
+        await queue.stop()
+
+
+async def test_mixed_and_success_notify_messages_are_spooled_first(tmp_path: Path) -> None:
+    queue, clock, modules = await immediate_harness(tmp_path)
+    async with anyio.create_task_group() as tg:
+        await queue.start(tg)
+        for env in (
+            envelope("carol@local.example", "bob@there.example"),  # SMTP is not immediate
+            envelope(Recipient("carol@local.example", notify=frozenset({"SUCCESS"}))),
+        ):
+            modules["LOCAL"].gate = anyio.Event()
+            await queue.submit(env, MESSAGE)
+            assert modules["LOCAL"].calls == [] or modules["LOCAL"].running
+            assert queue.count == 1
+            modules["LOCAL"].gate.set()
+            await queue.settle()
+            modules["LOCAL"].calls.clear()
+            modules["LOCAL"].data.clear()
+        await queue.stop()
+
+
+async def test_deliver_at_submit_can_be_turned_off(tmp_path: Path) -> None:
+    queue, clock, modules = await immediate_harness(tmp_path, deliver_at_submit=False)
+    async with anyio.create_task_group() as tg:
+        await queue.start(tg)
+        modules["LOCAL"].gate = anyio.Event()
+        await queue.submit(envelope("carol@local.example"), MESSAGE)
+        assert queue.count == 1 and len(spool_files(queue)) == 1
+        modules["LOCAL"].gate.set()
+        await queue.settle()
+        assert queue.count == 0
+        await queue.stop()

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unigate.queue import CorruptFile, FakeClock, Queue, QueueFull, QueueSettings, spoolfile
 from unigate.queue.commit import GroupCommit
+from unigate.queue.enqueuer import count_hops
 from unigate_hookspecs.delivery import (
     DeliveryBatch,
     DeliveryModule,
@@ -340,3 +343,32 @@ async def test_a_failed_write_is_never_acknowledged(tmp_path: Path) -> None:
     assert list((tmp_path / "Queue").iterdir()) == []  # the .tmp is discarded
     queue_id = await queue.submit(envelope("b@there.example"), MESSAGE)  # and the queue goes on
     assert (tmp_path / "Queue" / f"{queue_id.rsplit('-', 1)[0]}.msg").exists()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"Received: x",
+                b"received:y",
+                b"Subject: s",
+                b" Received: folded",
+                b"",
+                b"\r",
+                b"X: 1",
+            ]
+        ),
+        max_size=12,
+    ),
+    st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_count_hops_counts_received_fields_of_the_header_only(lines, eol) -> None:
+    data = eol.join(lines) + eol + b"body" + eol + b"Received: in the body" + eol
+    expected = 0
+    for line in data.split(b"\n"):
+        if line in (b"", b"\r"):
+            break
+        if line[:9].lower() == b"received:":
+            expected += 1
+    assert count_hops(data) == expected

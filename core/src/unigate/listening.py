@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup
+from anyio.abc import SocketAttribute, SocketListener, TaskGroup
 from anyio.streams.tls import TLSStream
 
 from unigate.addresslist import AddressList
 from unigate.logs import Logger
 from unigate.settings import ListenerSettings, parse_bind
+from unigate.streams import open_accepted
 from unigate_hookspecs.listeners import ListenerSpec, PeerInfo, TLSMode, Transport
 
 if TYPE_CHECKING:
@@ -227,22 +228,42 @@ async def _datagrams(server: Server, listener: BoundListener, sock: Any) -> None
 async def _accept_loop(
     server: Server, listener: BoundListener, sock: SocketListener, tg: TaskGroup
 ) -> None:
+    """Accept on the listening socket itself; each connection becomes a `KernelStream`."""
     log = server.logs.logger("TCP")
+    raw = sock.extra(SocketAttribute.raw_socket)
     while True:
         try:
-            stream = await sock.accept()
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            return
+            client, _ = raw.accept()
+        except BlockingIOError:
+            try:
+                await anyio.wait_readable(raw)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                return
+            continue
         except OSError as exc:  # EMFILE and friends: keep serving the others
+            if raw.fileno() < 0:
+                return
             log.failure(f"{listener.spec.name}: accept failed: {exc}")
             await anyio.sleep(0.1)
             continue
-        tg.start_soon(_session, server, listener, stream)
+        tg.start_soon(_session, server, listener, client)
 
 
-async def _session(server: Server, listener: BoundListener, stream: SocketStream) -> None:
-    remote = stream.extra(SocketAttribute.remote_address)
-    local = stream.extra(SocketAttribute.local_address)
+async def close_listening(sock: Any) -> None:
+    """Close a listening socket, waking its accept loop first."""
+    raw = sock.extra(SocketAttribute.raw_socket, None)
+    if raw is not None and raw.fileno() >= 0:
+        anyio.notify_closing(raw)
+    await sock.aclose()
+
+
+async def _session(server: Server, listener: BoundListener, conn_sock: socket.socket) -> None:
+    try:
+        remote = conn_sock.getpeername()
+        local = conn_sock.getsockname()
+    except OSError:  # gone before we looked at it
+        conn_sock.close()
+        return
     ip, port = str(remote[0]), int(remote[1])
     classifier = server.classifier
     name = listener.spec.name
@@ -253,7 +274,7 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
         or ip in listener.deny
     ):
         tcplog.low(f"{name}: connection from [{ip}] refused by address lists")
-        await stream.aclose()
+        conn_sock.close()
         return
     address_class = await classifier.classify(ip)
     limits = listener.settings
@@ -273,7 +294,7 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
         refusal = "non-client connection limit"
     if refusal:
         tcplog.problem(f"{name}: connection from [{ip}] refused: {refusal}")
-        await stream.aclose()
+        conn_sock.close()
         return
     number = next(_session_numbers)
     log = server.logs.logger(name, number, f"[{ip}]")
@@ -292,7 +313,13 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
     if not client:
         listener.non_clients += 1
     connection: Connection | None = None
+    stream: Any = None
     try:
+        try:
+            stream = await open_accepted(conn_sock)
+        except OSError:
+            conn_sock.close()
+            return
         tls_active = False
         if listener.tls_mode is TLSMode.IMPLICIT:
             if server.tls_context is None:
@@ -348,7 +375,7 @@ async def _session(server: Server, listener: BoundListener, stream: SocketStream
         if connection is not None:
             listener.connections.discard(connection)
             await connection.aclose()
-        else:
+        elif stream is not None:
             with anyio.CancelScope(shield=True):
                 with contextlib.suppress(OSError, anyio.BrokenResourceError, ssl.SSLError):
                     await stream.aclose()

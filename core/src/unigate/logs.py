@@ -38,6 +38,12 @@ _STD_TO_LEVEL = {
 }
 
 
+def _std_level(level: int) -> int:
+    """The most verbose stdlib level whose records map to ``level`` or below."""
+    allowed = [std for std, ours in _STD_TO_LEVEL.items() if ours <= level]
+    return min(allowed, default=logging.CRITICAL)
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     when: float
@@ -104,7 +110,8 @@ class LogHub:
         bridge = _Bridge(self)
         std = logging.getLogger("unigate")
         std.handlers = [h for h in std.handlers if not isinstance(h, _Bridge)] + [bridge]
-        std.setLevel(logging.DEBUG)
+        # records no component would write are not even built (the hot path logs a lot)
+        std.setLevel(_std_level(max([self.level, *self.components.values()])))
         std.propagate = False
 
     def stop(self) -> None:

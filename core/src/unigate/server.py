@@ -29,7 +29,7 @@ from unigate import plugins as plugin_loading
 from unigate.auth import Authenticator
 from unigate.certificates import make_self_signed, server_context
 from unigate.classify import AddressClassifier
-from unigate.listening import BoundListener, bind, effective_endpoints, serve
+from unigate.listening import BoundListener, bind, close_listening, effective_endpoints, serve
 from unigate.logs import Logger, LogHub
 from unigate.objects import ObjectStore
 from unigate.routing import RoutingService
@@ -305,9 +305,9 @@ class Server:
             try:
                 await bind(bound)
             except OSError as exc:
-                for other in self.listeners.values():
+                for other in [*self.listeners.values(), bound]:
                     for sock in other.sockets:
-                        await sock.aclose()
+                        await close_listening(sock)
                 raise StartupError(str(exc.strerror or exc)) from exc
             self.listeners[spec.name] = bound
 
@@ -335,7 +335,7 @@ class Server:
         for listener in self.listeners.values():
             for sock in listener.sockets:
                 with anyio.CancelScope(shield=True):
-                    await sock.aclose()
+                    await close_listening(sock)
         for listener in self.listeners.values():
             for connection in list(listener.connections):
                 connection.begin_shutdown()

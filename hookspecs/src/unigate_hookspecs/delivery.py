@@ -205,6 +205,15 @@ class DeliveryModule(abc.ABC):
     Subclass it, set :attr:`name`, and implement :meth:`deliver`. :attr:`concurrency`
     bounds the batches running at once per queue key; :attr:`max_recipients` the
     recipients per batch. Override :meth:`queue_key` to choose the queues.
+
+    :attr:`immediate`: a module whose delivery is local, quick and durable when it
+    returns (storing into a mailbox) may set it. The Queue then calls :meth:`deliver`
+    while the submitter (an SMTP client after DATA) still waits for its answer: the
+    recipients it answers ``DELIVERED`` are done and the message is spooled only for
+    the others, which the Queue retries as usual. Such a batch has ``path == ""``
+    (nothing is spooled yet); ``read()`` still gives the bytes. A message is handed
+    over this way only when every recipient goes to an immediate module and none asked
+    for a success report; the ``[queue] deliver_at_submit`` setting turns it off.
     """
 
     #: the module name the Router uses (``"SMTP"`` in ``SMTP(domain)user@domain``)
@@ -213,6 +222,9 @@ class DeliveryModule(abc.ABC):
     concurrency: int = 1
     #: recipients of one message per batch
     max_recipients: int = 100
+    #: the Queue may call :meth:`deliver` at submission, before the submitter is
+    #: answered (see :attr:`immediate` below)
+    immediate: bool = False
 
     def queue_key(self, route: Any) -> str:
         """The queue a routed recipient joins; the route's queue, else the address's domain.

@@ -40,14 +40,16 @@ Router = Callable[[str], "RouteLike | None | Awaitable[RouteLike | None]"]
 
 
 def count_hops(data: bytes) -> int:
-    """The number of ``Received:`` fields in the message header."""
-    count = 0
-    for line in data.split(b"\n"):
-        if line in (b"", b"\r"):
-            break
-        if line[:9].lower() == b"received:":
-            count += 1
-    return count
+    """The number of ``Received:`` fields in the message header.
+
+    Only the header is looked at (up to the first empty line): this runs for every
+    message submitted, so it must not walk the body.
+    """
+    if data.startswith((b"\r\n", b"\n")):
+        return 0
+    ends = [i for i in (data.find(b"\n\r\n"), data.find(b"\n\n")) if i >= 0]
+    header = data[: min(ends) + 1] if ends else data
+    return (b"\n" + header).lower().count(b"\nreceived:")
 
 
 def check_message(envelope: Envelope, data: bytes, *, hop_limit: int) -> None:

@@ -31,6 +31,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -213,7 +214,73 @@ class Queue(QueueAdmin):
         if limit is not None and len(self._messages) + self._submits.pending >= limit:
             raise QueueFull()
         envelope = await route_envelope(envelope, self.router, self.modules, self.clock.now())
+        if self._immediate(envelope):
+            queue_id = f"{self._spool_name()}-0"
+            left = await self._deliver_now(queue_id, envelope, data)
+            if left is None:
+                return queue_id
+            envelope = left
         return await self._submits.submit((envelope, data))
+
+    def _immediate(self, envelope: Envelope) -> bool:
+        """May this message go to its modules before it is spooled? (See `DeliveryModule`.)"""
+        if not (self.settings.deliver_at_submit and self._running) or self._stopping:
+            return False
+        for recipient in envelope.recipients:
+            route = recipient.route
+            module = self.modules.get(route.module) if route is not None else None
+            if module is None or not module.immediate or recipient.wants("SUCCESS"):
+                return False
+        return True
+
+    async def _deliver_now(self, queue_id: str, envelope: Envelope, data: bytes) -> Envelope | None:
+        """Deliver at submission; the envelope of the recipients left to spool, or None.
+
+        Only ``DELIVERED`` answers count: anything else (a temporary or permanent
+        failure, an error, a deferred key) is spooled and goes the usual way, retries
+        and reports included.
+        """
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, recipient in enumerate(envelope.recipients):
+            route = recipient.route
+            assert route is not None
+            groups.setdefault((route.module, route.queue), []).append(index)
+        done: set[int] = set()
+
+        async def reader() -> bytes:
+            return data
+
+        for (name, key), indexes in groups.items():
+            module = self.modules[name]
+            step = max(1, module.max_recipients)
+            for start in range(0, len(indexes), step):
+                chosen = tuple(indexes[start : start + step])
+                batch = DeliveryBatch(
+                    queue_id, name, key, envelope, chosen, "", 0, len(data), reader
+                )
+                try:
+                    answer = await module.deliver(batch)
+                except DeferQueue as error:
+                    log.info("DEQUEUER %s %s(%s) deferred: %s", queue_id, name, key, error.text)
+                    continue
+                except Exception:
+                    log.exception("DEQUEUER module %s failed on %s", name, queue_id)
+                    continue
+                for result in answer or ():
+                    if result.index in chosen and result.outcome is DeliveryOutcome.DELIVERED:
+                        done.add(result.index)
+                        log.info(
+                            "DEQUEUER %s <%s> %s %s %s",
+                            queue_id,
+                            envelope.recipients[result.index].address,
+                            result.outcome.value,
+                            result.status,
+                            result.text,
+                        )
+        if len(done) == len(envelope.recipients):
+            return None
+        left = tuple(r for i, r in enumerate(envelope.recipients) if i not in done)
+        return replace(envelope, recipients=left)
 
     async def _flush_submits(self, items: list[tuple[Envelope, bytes]]) -> list[str]:
         name = self._spool_name()

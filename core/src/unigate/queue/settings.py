@@ -46,4 +46,9 @@ class QueueSettings(BaseModel):
         ge=0,
         description="bytes of just-submitted messages kept in memory for their delivery",
     )
+    deliver_at_submit: bool = Field(
+        True,
+        description="hand a message to immediate modules (LOCAL) before answering its "
+        "submitter: stored durably in the mailbox, it is never spooled",
+    )
     drain_deadline: float = Field(30.0, ge=0, description="stop() waits this long for deliveries")

@@ -65,6 +65,8 @@ class LocalDelivery(DeliveryModule):
     #: concurrent appends to one mailbox share one durable commit (group commit)
     concurrency = 32
     max_recipients = 100
+    #: a mailbox append is durable when it returns: store before the client's 250
+    immediate = True
 
     def __init__(self, server: Any) -> None:
         self.server = server
