@@ -451,6 +451,19 @@ def test_command_timeout_and_connection_limit(tmp_path: Path) -> None:
             assert reader.read() == b""
 
 
+def test_command_timeout_after_starttls(tmp_path: Path) -> None:
+    with mail_server(tmp_path, extra="[smtp]\ncommand_timeout = 0.5\n") as mail:
+        client = smtplib.SMTP("127.0.0.1", mail.port(), timeout=10)
+        client.ehlo()
+        client.starttls(context=ssl._create_unverified_context())
+        client.ehlo()
+        started = time.monotonic()
+        code, text = client.getreply()  # nothing sent: the server gives up first
+        assert (code, text) == (421, b"4.4.2 example.test timeout, closing")
+        assert 0.4 < time.monotonic() - started < 5
+        client.close()
+
+
 def test_a_failing_hook_gives_451_and_the_session_goes_on(mail: Mail) -> None:
     mail.server.objects.add_account("boom@example.test", password="pw")
     with smtplib.SMTP("127.0.0.1", mail.port()) as client:

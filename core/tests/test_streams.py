@@ -124,3 +124,22 @@ async def test_a_vanished_peer_breaks_send() -> None:
                 await stream.send(b"z" * 65536)
                 await anyio.sleep(0.01)
     await stream.aclose()
+
+
+async def test_receive_timeout_and_interrupt() -> None:
+    stream, client = await pair()
+    with pytest.raises(TimeoutError):
+        await stream.receive(100, 0.05)
+    client.sendall(b"late")
+    assert await stream.receive(100, 1.0) == b"late"  # a timeout leaves the stream usable
+
+    async def interrupt_soon() -> None:
+        await anyio.sleep(0.05)
+        stream.interrupt()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(interrupt_soon)
+        with anyio.fail_after(2), pytest.raises(anyio.EndOfStream):
+            await stream.receive(100, 10.0)
+    await stream.aclose()
+    client.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import socket
 import ssl
@@ -28,7 +29,7 @@ from anyio.streams.tls import TLSStream
 from unigate.addresslist import AddressList
 from unigate.logs import Logger
 from unigate.settings import ListenerSettings, parse_bind
-from unigate.streams import open_accepted
+from unigate.streams import KernelStream, open_accepted
 from unigate_hookspecs.listeners import ListenerSpec, PeerInfo, TLSMode, Transport
 
 if TYPE_CHECKING:
@@ -78,26 +79,39 @@ class Connection:
     def closing(self) -> bool:
         return self._closing
 
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        """Bytes from the peer; b"" at end of stream, on a broken connection, or at shutdown."""
+    async def receive(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
+        """Bytes from the peer; b"" at end of stream, on a broken connection, or at shutdown.
+
+        ``timeout``: ``TimeoutError`` when no byte came for that many seconds. On the
+        plain kernel stream this costs one timer; under TLS, one cancel scope.
+        """
         if self._closing or self._closed:
             return b""
-        with anyio.CancelScope() as scope:
-            self._idle_scope = scope
-            try:
-                return await self._stream.receive(max_bytes)
-            except (
-                anyio.EndOfStream,
-                anyio.BrokenResourceError,
-                anyio.ClosedResourceError,
-                ssl.SSLError,
-                OSError,
-            ):
-                self._closed = True
-                return b""
-            finally:
-                self._idle_scope = None
-        return b""  # cancelled by shutdown while idle
+        stream = self._stream
+        try:
+            if isinstance(stream, KernelStream):
+                return await stream.receive(max_bytes, timeout)
+            deadline = math.inf if timeout is None else anyio.current_time() + timeout
+            with anyio.CancelScope(deadline=deadline) as scope:
+                self._idle_scope = scope
+                try:
+                    return await stream.receive(max_bytes)
+                finally:
+                    self._idle_scope = None
+            if self._closing:
+                return b""  # woken by shutdown while idle
+            raise TimeoutError
+        except TimeoutError:
+            raise
+        except (
+            anyio.EndOfStream,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            ssl.SSLError,
+            OSError,
+        ):
+            self._closed = True
+            return b""
 
     async def send(self, data: bytes) -> None:
         """Send bytes; a broken connection makes the next receive() return b""."""
@@ -130,6 +144,8 @@ class Connection:
     def begin_shutdown(self) -> None:
         """Mark closing; wake a session that idles in receive()."""
         self._closing = True
+        if isinstance(self._stream, KernelStream):
+            self._stream.interrupt()
         if self._idle_scope is not None:
             self._idle_scope.cancel()
 

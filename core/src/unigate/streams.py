@@ -112,7 +112,13 @@ class KernelStream(anyio.abc.SocketStream):
     def _raw_socket(self) -> socket.socket:
         return self._transport.get_extra_info("socket")  # type: ignore[no-any-return]
 
-    async def receive(self, max_bytes: int = 65536) -> bytes:
+    def interrupt(self) -> None:
+        """End a receive that waits, and every later one, with end of stream (shutdown)."""
+        self._protocol.eof = True
+        self._protocol._wake_reader()
+
+    async def receive(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
+        """The next bytes; ``timeout`` bounds the wait for them (``TimeoutError``)."""
         if max_bytes < 1:
             raise ValueError("max_bytes must be a positive integer")
         p = self._protocol
@@ -120,12 +126,16 @@ class KernelStream(anyio.abc.SocketStream):
             if self._closed:
                 raise anyio.ClosedResourceError
             if not p.eof:
-                waiter = asyncio.get_running_loop().create_future()
+                loop = asyncio.get_running_loop()
+                waiter = loop.create_future()
                 p.read_waiter = waiter
+                timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
                 try:
                     await waiter
                 finally:
                     p.read_waiter = None
+                    if timer is not None:
+                        timer.cancel()
             if not p.chunks:
                 if self._closed:
                     raise anyio.ClosedResourceError
@@ -182,6 +192,11 @@ class KernelStream(anyio.abc.SocketStream):
             if transport.get_write_buffer_size():  # a peer that never reads: give up later
                 asyncio.get_running_loop().call_later(CLOSE_FLUSH_TIMEOUT, transport.abort)
         await anyio.lowlevel.checkpoint()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 async def open_accepted(sock: socket.socket) -> KernelStream:

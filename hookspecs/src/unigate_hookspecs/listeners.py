@@ -113,7 +113,15 @@ class Connection(Protocol):
         """True once the server started shutting down: finish the session soon."""
         ...
 
-    async def receive(self, max_bytes: int = 65536) -> bytes: ...
+    async def receive(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
+        """Up to ``max_bytes`` from the peer; b"" at end of stream or at shutdown.
+
+        ``timeout``: seconds to wait for the first byte; ``TimeoutError`` when none came
+        (cheaper than a cancel scope around every read).
+
+        .. versionchanged:: 1.1 ``timeout``.
+        """
+        ...
 
     async def send(self, data: bytes) -> None: ...
 

@@ -20,8 +20,9 @@ import itertools
 import os
 import threading
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from unigate import dataformat
 
@@ -30,6 +31,9 @@ _generation = itertools.count(1)
 _current = [0]
 
 _Stamp = tuple[int, int, int] | None
+T = TypeVar("T")
+#: derived values kept at most (then all are dropped and recomputed on demand)
+MAX_DERIVED = 50_000
 
 
 def _bump() -> None:
@@ -43,6 +47,8 @@ class FileCache:
         self.revalidate_after = revalidate_after
         #: path -> (stamp or None for a missing file, value, checked at, generation)
         self._entries: dict[Path, tuple[_Stamp, dict[str, Any], float, int]] = {}
+        #: key -> (value, computed at, generation): see `derived`
+        self._derived: dict[Hashable, tuple[Any, float, int]] = {}
         self._lock = threading.Lock()
 
     def read(self, path: Path, *, fresh: bool = False) -> dict[str, Any]:
@@ -102,6 +108,26 @@ class FileCache:
         with self._lock:
             self._entries.pop(path, None)
         _bump()
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value computed from cached files, kept as long as those files are trusted.
+
+        Why: an effective setting walks the account, domain and server files (paths
+        built, several dictionary reads) and the mail path asks for a few per message.
+        The answer is kept for ``revalidate_after`` seconds and dropped by any write in
+        this process, like the files it came from; a change made by another process
+        therefore shows within two such periods.
+        """
+        now = time.monotonic()
+        entry = self._derived.get(key)
+        if entry is not None and entry[2] == _current[0] and now - entry[1] < self.revalidate_after:
+            return entry[0]  # type: ignore[no-any-return]
+        generation = _current[0]
+        value = compute()
+        if len(self._derived) >= MAX_DERIVED:
+            self._derived.clear()
+        self._derived[key] = (value, now, generation)
+        return value
 
 
 def generation() -> int:

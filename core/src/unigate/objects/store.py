@@ -189,6 +189,11 @@ class ObjectStore:
 
     def domain_setting(self, domain: str, key: str) -> Any:
         """Effective domain setting: the domain's, else the server's default (``default`` = inherit)."""
+        return self.files.derived(
+            ("domain_setting", domain, key), lambda: self._domain_setting(domain, key)
+        )
+
+    def _domain_setting(self, domain: str, key: str) -> Any:
         value = self.files.read(self._domain_file(domain, "Domain.settings")).get(key)
         if value is None or value == "default":
             value = self.files.read(self.settings_dir / "DomainDefaults.settings").get(key)
@@ -352,6 +357,9 @@ class ObjectStore:
 
     def setting(self, account: str, key: str) -> Any:
         """Effective setting: account, domain defaults, server defaults, built-in."""
+        return self.files.derived(("setting", account, key), lambda: self._setting(account, key))
+
+    def _setting(self, account: str, key: str) -> Any:
         path = self.account_path(account)
         if path is not None:
             value = self.files.read(path / "account.settings").get(key)

@@ -117,14 +117,15 @@ class PopSession:
 
     async def _read(self) -> None:
         """Feed the core the next bytes; at end of stream, shutdown or idle timeout, an EOF."""
-        with anyio.move_on_after(self.settings.idle_timeout):
-            data = await self.connection.receive()
-            if not data and self.connection.closing:
-                await self._write(p.err("server shutting down", _TEMP).encode())
-            self.core.receive_data(data)
+        try:
+            data = await self.connection.receive(65536, self.settings.idle_timeout)
+        except TimeoutError:
+            await self._write(p.err("autologout: idle for too long", _TEMP).encode())
+            self.core.receive_data(b"")
             return
-        await self._write(p.err("autologout: idle for too long", _TEMP).encode())
-        self.core.receive_data(b"")
+        if not data and self.connection.closing:
+            await self._write(p.err("server shutting down", _TEMP).encode())
+        self.core.receive_data(data)
 
     async def _start_tls(self) -> bool:
         try:

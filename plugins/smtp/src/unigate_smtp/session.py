@@ -89,10 +89,9 @@ async def _serve(connection: Any, state: SmtpState, mode: str) -> None:
                 if conn.state in (ServerState.DATA, ServerState.CHUNKING)
                 else settings.command_timeout
             )
-            data = b""
-            with anyio.move_on_after(timeout) as scope:
-                data = await connection.receive(READ_SIZE)
-            if scope.cancelled_caught:
+            try:
+                data = await connection.receive(READ_SIZE, timeout)
+            except TimeoutError:
                 out += conn.send(Reply(421, "4.4.2", f"{state.hostname} timeout, closing"))
                 break
             if not data and connection.closing:
