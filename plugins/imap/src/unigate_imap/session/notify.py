@@ -163,8 +163,12 @@ async def notify(s: ImapSession, cmd: p.Notify) -> bytes:
         supported = " ".join(SUPPORTED_EVENTS)
         return p.no(cmd.tag, "Unsupported NOTIFY event", f"BADEVENT ({supported})")
     state = await _build(s, cmd.groups)
-    if s.selected is not None:  # §3.1: a successful NOTIFY SET is an implicit NOOP
-        await s.announce(force=True)
+    try:
+        if s.selected is not None:  # §3.1: a successful NOTIFY SET is an implicit NOOP
+            await s.announce(force=True)
+    except BaseException:
+        state.close()  # the watch must not outlive a NOTIFY that failed
+        raise
     stop(s)
     s.notify = state
     if cmd.status:
@@ -462,6 +466,7 @@ async def pump(s: ImapSession, *, expunges: bool) -> None:
             if scope.cancelled_caught:
                 s.log.problem("NOTIFY delivery stalled: the client does not read")
                 s.state = State.LOGOUT
+                await s.conn.aclose()  # the session's pending receive ends, and with it the session
                 return
             await s.flush()
     except Exception as exc:  # noqa: BLE001 - never take the session down from here
