@@ -17,6 +17,13 @@ The :class:`Server` handle (given to ``unigate_startup`` and reachable as
   (``await queue.submit(envelope, data)``); ``server.routing.route(address, RouteOp.MAIL)``
 * ``mailboxes``, ``sasl``, ``dataformat`` -- kernel modules re-exported for their types and
   errors (``mailboxes.NoSuchMailbox``, ``sasl.Challenge``, ``dataformat.loads``)
+* ``server.service("mailboxes").watch(account, user, owners=..., origin=..., limit=...)`` --
+  a bounded :class:`unigate.api.mailboxes.MailboxWatch` of account-wide change events
+  (``MessagesChanged``, ``MailboxCreated``/``Deleted``/``Renamed``, ``SubscriptionChanged``)
+  for push protocols (IMAP NOTIFY); ``resolve_name(account, name)`` gives the
+  ``MailboxLocation`` (owner, canonical name) the events use, and
+  ``MailboxSession.refresh(defer_removals=True)`` holds expunges back for a client that
+  may not hear of them yet
 * ``server.logs.logger(component)`` -- a logger in the manual's record format
 * ``await server.call(hook, **kw)``, ``call_first``, ``judge`` -- the async hook caller
 * ``server.spawn(async_fn)`` -- a background task for the life of the server

@@ -34,6 +34,7 @@ from unigate_imap.protocol import (
     Move,
     MyRights,
     Notify,
+    NotifyEventGroup,
     NotKey,
     ObjectIdKey,
     OrKey,
@@ -313,14 +314,109 @@ def test_notify_and_replace() -> None:
     )
     assert isinstance(cmd, Notify) and cmd.status
     sel, sub, pers = cmd.groups
-    assert sel.events == ("MESSAGENEW", "MESSAGEEXPUNGE")
+    assert sel.events == ("MessageNew", "MessageExpunge") and sel.selected
     assert sel.fetch_attributes == (FetchAtt("UID"), FetchAtt("FLAGS"))
-    assert sub.mailboxes == ("INBOX", "Lists") and sub.events == ("MAILBOXNAME",)
-    assert pers.events == ()
+    assert sub.mailboxes == ("INBOX", "Lists") and sub.events == ("MailboxName",)
+    assert pers.events == () and not pers.selected
     assert p(b"a NOTIFY NONE") == Notify("a", False, None)
     rep = p(b"a UID REPLACE 7 Drafts (\\Draft) {3+}\r\nabc")
     assert isinstance(rep, Replace) and rep.uid and rep.target == 7
     assert rep.message.flags == ("\\Draft",) and rep.message.data == b"abc"
+
+
+def test_notify_set_forms() -> None:
+    """RFC 5465 §8: every filter, NONE events, one-or-more-mailbox, case-insensitive words."""
+    cmd = p(
+        b"t1 notify set (selected-delayed (messagenew (uid body.peek[header.fields (from)])"
+        b" messageexpunge flagchange)) (inboxes (MessageNew MessageExpunge))"
+        b' (personal (MailboxName SubscriptionChange)) (subscribed NONE) (subtree "My Box"'
+        b" (MessageNew MessageExpunge)) (MAILBOXES (inbox {3+}\r\na b) (MessageExpunge"
+        b" MessageNew)) (personal (Frobnicate))"
+    )
+    assert cmd == Notify(
+        "t1",
+        False,
+        (
+            NotifyEventGroup(
+                "SELECTED-DELAYED",
+                (),
+                ("MessageNew", "MessageExpunge", "FlagChange"),
+                (
+                    FetchAtt("UID"),
+                    FetchAtt("BODY", Section((), "HEADER.FIELDS", ("FROM",)), peek=True),
+                ),
+            ),
+            NotifyEventGroup("INBOXES", (), ("MessageNew", "MessageExpunge")),
+            NotifyEventGroup("PERSONAL", (), ("MailboxName", "SubscriptionChange")),
+            NotifyEventGroup("SUBSCRIBED", (), ()),
+            NotifyEventGroup("SUBTREE", ("My Box",), ("MessageNew", "MessageExpunge")),
+            NotifyEventGroup("MAILBOXES", ("INBOX", "a b"), ("MessageExpunge", "MessageNew")),
+            NotifyEventGroup("PERSONAL", (), ("FROBNICATE",)),  # event-ext: the session's NO
+        ),
+    )
+    assert p(b"t2 NOTIFY SET STATUS (SELECTED NONE)") == Notify(
+        "t2", True, (NotifyEventGroup("SELECTED", (), ()),)
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "reply"),
+    [
+        (b"n1 NOTIFY", b"n1 BAD expected SP\r\n"),
+        (b"n2 NOTIFY ALL", b"n2 BAD expected NONE or SET\r\n"),
+        (b"n3 NOTIFY SET", b"n3 BAD expected SP\r\n"),
+        (b"n4 NOTIFY SET STATUS", b"n4 BAD expected '('\r\n"),
+        (b"n5 NOTIFY SET (FOLDERS (MessageNew))", b"n5 BAD unknown NOTIFY filter FOLDERS\r\n"),
+        (b"n6 NOTIFY SET (SUBTREE (MessageNew MessageExpunge))", b"n6 BAD expected SP\r\n"),
+        (b"n7 NOTIFY SET (MAILBOXES () NONE)", b"n7 BAD expected astring\r\n"),
+        (b"n8 NOTIFY SET (PERSONAL ())", b"n8 BAD expected atom\r\n"),
+        (b"n9 NOTIFY SET (PERSONAL MessageNew)", b"n9 BAD expected '('\r\n"),
+        (b"n10 NOTIFY SET (PERSONAL NONE) ", b"n10 BAD expected '('\r\n"),
+        (
+            b"n11 NOTIFY NONE (PERSONAL NONE)",
+            b"n11 BAD unexpected characters at end of command\r\n",
+        ),
+        (
+            b"n12 NOTIFY SET (SELECTED (MessageNew))",
+            b"n12 BAD NOTIFY: MessageNew and MessageExpunge must be given together\r\n",
+        ),
+        (
+            b"n13 NOTIFY SET (PERSONAL (MessageExpunge))",
+            b"n13 BAD NOTIFY: MessageNew and MessageExpunge must be given together\r\n",
+        ),
+        (
+            b"n14 NOTIFY SET (PERSONAL (FlagChange))",
+            b"n14 BAD NOTIFY: FlagChange needs MessageNew and MessageExpunge\r\n",
+        ),
+        (
+            b"n15 NOTIFY SET (SELECTED (AnnotationChange))",
+            b"n15 BAD NOTIFY: AnnotationChange needs MessageNew and MessageExpunge\r\n",
+        ),
+        (
+            b"n16 NOTIFY SET (SELECTED (MessageNew MessageExpunge MailboxName))",
+            b"n16 BAD NOTIFY: only message events are allowed for the selected mailbox\r\n",
+        ),
+        (
+            b"n17 NOTIFY SET (SELECTED NONE) (SELECTED-DELAYED NONE)",
+            b"n17 BAD NOTIFY: SELECTED or SELECTED-DELAYED may be given once\r\n",
+        ),
+        (
+            b"n18 NOTIFY SET (INBOXES (MessageNew (UID) MessageExpunge))",
+            b"n18 BAD NOTIFY: fetch attributes are only allowed for the selected mailbox\r\n",
+        ),
+        (
+            b"n19 NOTIFY SET (SELECTED (MessageNew () MessageExpunge))",
+            b"n19 BAD unknown fetch attribute \r\n",
+        ),
+        (
+            b"n20 NOTIFY SET (SELECTED (MessageNew (ALL) MessageExpunge))",
+            b"n20 BAD unknown fetch attribute ALL\r\n",
+        ),
+        (b"n21 NOTIFY SET (PERSONAL NONEX)", b"n21 BAD expected '('\r\n"),
+    ],
+)
+def test_notify_errors_are_exact(line: bytes, reply: bytes) -> None:
+    assert bad(line) == reply
 
 
 def test_token_limit() -> None:

@@ -52,6 +52,26 @@ def test_login_and_bad_password(server: Any) -> None:
     c.logout()
 
 
+def test_login_referral_for_an_account_moved_elsewhere(server: Any) -> None:
+    """The manual's sample: ``<j.smith> = John@othercompany.com`` -> RFC 2221 REFERRAL."""
+    routing = server.server.routing
+    table = routing.table_text()
+    routing.set_table(table + "\n<j.smith> = John@othercompany.com\n")
+    try:
+        c = imaplib.IMAP4("127.0.0.1", server.port("imap"))
+        with pytest.raises(imaplib.IMAP4.error) as info:
+            c.login("j.smith", "whatever")
+        assert str(info.value) == (
+            "b'[REFERRAL IMAP://John;AUTH=*@othercompany.com/]"
+            " account has been moved to a remote system'"
+        )
+        typ, _ = c.login("a@example.test", "pw-a")  # a local account is not referred
+        assert typ == "OK"
+        c.logout()
+    finally:
+        routing.set_table(table)
+
+
 def test_starttls_then_login(server: Any) -> None:
     c = imaplib.IMAP4("127.0.0.1", server.port("imap"))
     assert "STARTTLS" in c.capabilities

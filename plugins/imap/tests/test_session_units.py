@@ -140,3 +140,35 @@ def test_need_of() -> None:
         )
         == HEADER
     )
+
+
+def test_notify_groups_add_up_and_none_excludes() -> None:
+    from unigate_imap.session.notify import Filter, NotifyState
+
+    me = "a@x.dom"
+    msgs = frozenset({"MessageNew", "MessageExpunge"})
+    state = NotifyState(
+        None,
+        [
+            Filter("MAILBOXES", frozenset(), [(me, "Junk", "Junk")]),
+            Filter("SUBSCRIBED", msgs),
+            Filter("PERSONAL", frozenset({"MailboxName"})),
+            Filter("SUBTREE", msgs, [(me, "Lists", "Lists"), ("b@x.dom", "", "~b")]),
+        ],
+    )
+    state.subscribed = {(me, "Junk"): "Junk", (me, "Work"): "Work"}
+    assert state.wants(me, "Work", me, "MessageNew")  # SUBSCRIBED
+    assert state.wants(me, "Work", me, "MailboxName")  # PERSONAL: groups add up
+    assert not state.wants(me, "Junk", me, "MessageNew")  # the NONE group comes first
+    assert not state.wants(me, "Junk", me, "MailboxName")
+    assert state.wants(me, "Lists/IETF", me, "MessageExpunge")  # SUBTREE: below the name
+    assert not state.wants(me, "Listsx", me, "MessageNew")
+    assert not state.wants(me, "Other", me, "MessageNew") and not state.wants(
+        me, "Work", me, "FlagChange"
+    )
+    assert state.wants("b@x.dom", "Any/Thing", me, "MessageNew")  # SUBTREE of an account
+    assert not state.wants("b@x.dom", "Any", me, "MailboxName")  # PERSONAL is mine only
+    assert state.display("b@x.dom", "Any/Thing", me) == "~b/Any/Thing"
+    assert state.display("c@x.dom", "INBOX", me) == "~c/INBOX"
+    assert state.display("d@y.dom", "INBOX", me) == "~d@y.dom/INBOX"
+    assert state.display(me, "Lists", me) == "Lists"

@@ -10,8 +10,16 @@ Public surface (see :class:`MailboxManager` and :class:`MailboxSession`)::
         events = box.refresh()          # Appended / FlagsChanged / Expunged
     uid = await mgr.deliver("bob@x.dom", "INBOX", data)
 
+Changes anywhere in an account (not only in an open mailbox) reach a watch::
+
+    watch = mgr.watch("bob@x.dom", "bob@x.dom", origin=me, limit=1000)
+    await watch.wait()
+    for event in watch.take(): ...  # MessagesChanged / MailboxCreated / MailboxDeleted /
+                                    # MailboxRenamed / SubscriptionChanged
+    watch.close()
+
 Names, layout and the ACL rules are documented in :mod:`.names`, :mod:`.acl` and
-:mod:`.manager`.
+:mod:`.manager`; watches in :mod:`.watch`.
 """
 
 from .accounts import AccountDirectory
@@ -28,17 +36,31 @@ from .errors import (
     PermissionDenied,
     QuotaExceeded,
 )
-from .events import Appended, Expunged, FlagsChanged, MailboxEvent
+from .events import (
+    Appended,
+    ChangeKind,
+    Expunged,
+    FlagsChanged,
+    MailboxCreated,
+    MailboxDeleted,
+    MailboxEvent,
+    MailboxRenamed,
+    MessagesChanged,
+    SubscriptionChanged,
+    WatchEvent,
+)
 from .flags import InvalidFlag, normalize_flags, parse_flag_name
 from .manager import (
     SPECIAL_MAILBOXES,
     CannotDeleteInbox,
     MailboxInfo,
+    MailboxLocation,
     MailboxManager,
     MailboxStatus,
     QuotaInfo,
 )
 from .session import MailboxSession, NoSuchMessage, StoreMode
+from .watch import MailboxWatch
 
 __all__ = [
     "ALL_RIGHTS",
@@ -47,19 +69,26 @@ __all__ = [
     "AccountDirectory",
     "Appended",
     "CannotDeleteInbox",
+    "ChangeKind",
     "Expunged",
     "FlagsChanged",
     "InvalidFlag",
     "InvalidMailboxName",
+    "MailboxCreated",
+    "MailboxDeleted",
     "MailboxError",
     "MailboxEvent",
     "MailboxExists",
     "MailboxHasChildren",
     "MailboxInfo",
+    "MailboxLocation",
     "MailboxLocked",
     "MailboxManager",
+    "MailboxRenamed",
     "MailboxSession",
     "MailboxStatus",
+    "MailboxWatch",
+    "MessagesChanged",
     "NoSuchAccount",
     "NoSuchMailbox",
     "NoSuchMessage",
@@ -68,6 +97,8 @@ __all__ = [
     "QuotaExceeded",
     "QuotaInfo",
     "StoreMode",
+    "SubscriptionChanged",
+    "WatchEvent",
     "effective_rights",
     "normalize_flags",
     "parse_flag_name",

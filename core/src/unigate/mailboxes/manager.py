@@ -63,15 +63,26 @@ from .errors import (
     PermissionDenied,
     QuotaExceeded,
 )
+from .events import (
+    ChangeKind,
+    MailboxCreated,
+    MailboxDeleted,
+    MailboxRenamed,
+    MessagesChanged,
+    SubscriptionChanged,
+    WatchEvent,
+)
 from .flags import DELETED, SEEN, flag_key, normalize_flags
 from .names import INBOX, normalize_name, parent_of, split_extension
 from .session import MailboxSession
 from .shared import SharedMailbox
+from .watch import MailboxWatch
 
 __all__ = [
     "SPECIAL_MAILBOXES",
     "CannotDeleteInbox",
     "MailboxInfo",
+    "MailboxLocation",
     "MailboxManager",
     "MailboxStatus",
     "QuotaInfo",
@@ -123,6 +134,16 @@ class QuotaInfo(NamedTuple):
     limit: int | None
     count: int
     count_limit: int | None
+
+
+class MailboxLocation(NamedTuple):
+    """Where a name leads: the owner account and the canonical mailbox name there.
+
+    ``name`` is ``""`` when the name is an account itself (``~boss``).
+    """
+
+    owner: str
+    name: str
 
 
 class MailboxStatus(NamedTuple):
@@ -203,6 +224,8 @@ class MailboxManager:
         self._last_uidvalidity = 0
         #: owner -> (read at, settings generation, MaxAccountSize, DelayNewMailPercent)
         self._quota_cache: dict[str, tuple[float, int, int | None, int]] = {}
+        #: owner account -> the watches that want its events
+        self._watches: dict[str, set[MailboxWatch]] = {}
 
     # =========================================================================
     # accounts, names, rights
@@ -250,6 +273,16 @@ class MailboxManager:
             canonical, dir_only = normalize_name(name)
             return _Target(account, canonical, dir_only, ext)
         raise InvalidMailboxName(f"mailbox alias loop at {name!r}")
+
+    async def resolve_name(self, account: str, name: str) -> MailboxLocation:
+        """Where ``name`` (read in ``account``'s name space) leads: owner and canonical name.
+
+        Follows foreign names (``~boss/x``), special names and mailbox aliases, as
+        every other method does; checks neither existence nor rights. Raises
+        NoSuchAccount (unknown ``~account``) or InvalidMailboxName.
+        """
+        target = await self._resolve(account, name)
+        return MailboxLocation(target.owner, target.name)
 
     async def special_name(self, account: str, special: str) -> str:
         """The real name of a special mailbox (``$Trash$``) for this account."""
@@ -410,7 +443,12 @@ class MailboxManager:
                 entry = await self._storage(owner, name)
                 assert entry.path is not None and entry.extension is not None
                 shared = SharedMailbox(
-                    owner, name, self._drivers[entry.extension], entry.path, self._set_usage
+                    owner,
+                    name,
+                    self._drivers[entry.extension],
+                    entry.path,
+                    self._set_usage,
+                    self._messages_changed,
                 )
                 await shared.load()
                 self._shared[key] = shared
@@ -450,6 +488,74 @@ class MailboxManager:
 
     def _set_usage(self, owner: str, name: str, size: int, count: int) -> None:
         self._usage.setdefault(owner, {})[name] = (size, count)
+
+    # =========================================================================
+    # watches (account-wide change events)
+    # =========================================================================
+
+    def watch(
+        self,
+        account: str,
+        user: str,
+        *,
+        owners: Iterable[str] = (),
+        origin: object | None = None,
+        limit: int = 1000,
+    ) -> MailboxWatch:
+        """Subscribe to the change events of ``account``'s mailboxes (and of ``owners``').
+
+        Returns a :class:`~unigate.mailboxes.watch.MailboxWatch` whose events are
+        :data:`~unigate.mailboxes.events.WatchEvent` values: new, expunged and changed
+        messages of any mailbox (not only an open one), and mailboxes created,
+        deleted, renamed and (un)subscribed. Changes made with ``origin`` (the same
+        object given to :meth:`open`, :meth:`create` ...) are not reported to it.
+        Events about another account's mailbox names are reported only when ``user``
+        has the ``l`` right there; gaining or losing ``l`` through an ACL change is
+        reported as a create or a delete. Past ``limit`` queued events the watch
+        overflows (see :mod:`.watch`). Close it when done.
+        """
+        return MailboxWatch(
+            self, account=account, user=user, owners=owners, origin=origin, limit=limit
+        )
+
+    def _rewatch(self, watch: MailboxWatch, old: frozenset[str], new: frozenset[str]) -> None:
+        for owner in old - new:
+            watches = self._watches.get(owner)
+            if watches is not None:
+                watches.discard(watch)
+                if not watches:
+                    del self._watches[owner]
+        for owner in new - old:
+            self._watches.setdefault(owner, set()).add(watch)
+
+    def _emit(self, owner: str, event: WatchEvent) -> None:
+        for watch in list(self._watches.get(owner, ())):
+            watch._push(event)
+
+    def _messages_changed(
+        self, owner: str, name: str, kind: ChangeKind, origin: object | None
+    ) -> None:
+        if owner in self._watches:
+            self._emit(owner, MessagesChanged(owner, name, kind, origin))
+
+    async def _name_watchers(self, owner: str, name: str) -> list[MailboxWatch]:
+        """The watches of ``owner`` whose user may look ``name`` up (``l``) right now."""
+        out = []
+        for watch in list(self._watches.get(owner, ())):
+            if watch.user == owner or "l" in await self._rights(owner, name, watch.user):
+                out.append(watch)
+        return out
+
+    async def _emit_names(
+        self, owner: str, events: Iterable[MailboxCreated | MailboxRenamed]
+    ) -> None:
+        """Push name events (created / renamed) to the watches that may see them now."""
+        if owner not in self._watches:
+            return
+        for event in events:
+            name = event.new if isinstance(event, MailboxRenamed) else event.name
+            for watch in await self._name_watchers(owner, name):
+                watch._push(event)
 
     # =========================================================================
     # quota
@@ -672,7 +778,13 @@ class MailboxManager:
     # =========================================================================
 
     async def create(
-        self, account: str, name: str, user: str, *, mailbox_class: str | None = None
+        self,
+        account: str,
+        name: str,
+        user: str,
+        *,
+        mailbox_class: str | None = None,
+        origin: object | None = None,
     ) -> str:
         """Create a mailbox; returns its canonical name.
 
@@ -680,6 +792,8 @@ class MailboxManager:
         Missing parents are created as directory entities. A new mailbox copies its
         parent's ACL. Foreign create needs ``c`` on the parent (the account's ``c`` right at
         the top level). Raises MailboxExists, PermissionDenied, QuotaExceeded (mailbox count).
+        Watches hear of the new name and of each parent made with it (``origin``: see
+        :meth:`watch`).
         """
         target = await self._resolve(account, name, allow_ext=True)
         owner, cname = target.owner, target.name
@@ -711,16 +825,34 @@ class MailboxManager:
                 changed = True
             if changed:
                 await self._save_meta(owner)
+            new_names = [cname]
+            ancestor = parent
+            while ancestor is not None and ancestor not in found:
+                new_names.append(ancestor)
+                ancestor = parent_of(ancestor)
+            # (a directory entity that becomes a mailbox is reported too: it is now selectable)
+            await self._emit_names(
+                owner, [MailboxCreated(owner, n, origin) for n in reversed(new_names)]
+            )
         return cname
 
-    async def delete(self, account: str, name: str, user: str, *, recursive: bool = False) -> None:
+    async def delete(
+        self,
+        account: str,
+        name: str,
+        user: str,
+        *,
+        recursive: bool = False,
+        origin: object | None = None,
+    ) -> None:
         """Delete a mailbox.
 
         Without ``recursive`` (IMAP): a mailbox with sub-mailboxes loses its messages and
         stays as a non-selectable name; a non-selectable name with sub-mailboxes cannot be
         deleted. With ``recursive`` the sub-mailboxes go too (their Locked attribute does
         not stop it). INBOX cannot be deleted; a Locked mailbox cannot be deleted. Foreign
-        delete needs ``c`` on the parent and ``d`` on the mailbox.
+        delete needs ``c`` on the parent and ``d`` on the mailbox. Watches that could see
+        the names hear of each deleted one (``origin``: see :meth:`watch`).
         """
         target = await self._resolve(account, name)
         owner, cname = target.owner, target.name
@@ -751,6 +883,7 @@ class MailboxManager:
                 await anyio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
                 return
             victims = [cname] + (children if recursive else [])
+            told = [(v, await self._name_watchers(owner, v)) for v in victims]
             if recursive:
                 await self._forget(owner, cname)
             else:
@@ -773,6 +906,9 @@ class MailboxManager:
                 if recursive or not children:
                     meta.pop(victim, None)
             await self._save_meta(owner)
+            for victim, watches in sorted(told, key=lambda vw: vw[0], reverse=True):
+                for watch in watches:
+                    watch._push(MailboxDeleted(owner, victim, origin))
 
     async def _forget_one(self, owner: str, name: str) -> None:
         shared = self._shared.pop((owner, name), None)
@@ -780,13 +916,16 @@ class MailboxManager:
         if shared is not None:
             await shared.close(compact=False)
 
-    async def rename(self, account: str, old: str, new: str, user: str) -> str:
+    async def rename(
+        self, account: str, old: str, new: str, user: str, *, origin: object | None = None
+    ) -> str:
         """Rename a mailbox and its sub-mailboxes; returns the new canonical name.
 
         Renaming INBOX moves its messages to ``new`` and creates a new empty INBOX (its
         sub-mailboxes stay). Locked mailboxes cannot be renamed. Foreign rename needs
         ``c`` on the old parent, ``d`` on the mailbox and ``c`` on the new parent.
-        Sessions that have the mailbox open see it disappear.
+        Sessions that have the mailbox open see it disappear. Watches hear of every
+        name moved (and of the new INBOX); ``origin``: see :meth:`watch`.
         """
         src = await self._resolve(account, old)
         dst = await self._resolve(account, new)
@@ -860,6 +999,13 @@ class MailboxManager:
             await self._save_meta(owner)
             if inbox:
                 await self._create_storage(owner, INBOX, None)
+            renamed: list[MailboxCreated | MailboxRenamed] = [
+                MailboxRenamed(owner, n, dst.name + n[len(src.name) :], origin)
+                for n in sorted(moved, key=len)
+            ]
+            if inbox:
+                renamed.append(MailboxCreated(owner, INBOX, origin))
+            await self._emit_names(owner, renamed)
         return dst.name
 
     async def set_locked(self, account: str, name: str, locked: bool) -> None:
@@ -924,10 +1070,18 @@ class MailboxManager:
         return dict(meta.get(target.name, {}).get("ACL") or {})
 
     async def set_acl(
-        self, account: str, name: str, user: str, identifier: str, rights: str | None
+        self,
+        account: str,
+        name: str,
+        user: str,
+        identifier: str,
+        rights: str | None,
+        *,
+        origin: object | None = None,
     ) -> None:
         """Set one ACL entry (needs ``a``). ``rights``: letters, ``+``/``-`` letters to
-        add/remove, or None/"" to delete the entry."""
+        add/remove, or None/"" to delete the entry. A watch whose user gains or loses
+        the ``l`` right hears of it as a create or a delete of the name."""
         target = await self._resolve(account, name)
         ident = normalize_identifier(identifier)
         async with self._lock_account(target.owner):
@@ -938,12 +1092,21 @@ class MailboxManager:
                 new = apply_rights_change(acl.get(ident, ""), rights) if rights else ""
             except ValueError as exc:
                 raise InvalidMailboxName(str(exc)) from None
+            watches = [w for w in self._watches.get(target.owner, ()) if w.user != target.owner]
+            before = [
+                ("l" in await self._rights(target.owner, target.name, w.user)) for w in watches
+            ]
             if new:
                 acl[ident] = normalize_rights(new)
             else:
                 acl.pop(ident, None)
             meta.setdefault(target.name, {})["ACL"] = acl
             await self._save_meta(target.owner)
+            for watch, had in zip(watches, before, strict=True):
+                has = "l" in await self._rights(target.owner, target.name, watch.user)
+                if has != had:
+                    cls = MailboxCreated if has else MailboxDeleted
+                    watch._push(cls(target.owner, target.name, origin))
 
     async def my_rights(self, account: str, name: str, user: str) -> str:
         """The user's rights on the mailbox (NoSuchMailbox if it has none at all)."""
@@ -969,7 +1132,7 @@ class MailboxManager:
             return name.rstrip("/")
         return normalize_name(name)[0]
 
-    async def subscribe(self, account: str, name: str) -> None:
+    async def subscribe(self, account: str, name: str, *, origin: object | None = None) -> None:
         """Add ``name`` to the account's subscription list (existence is not required)."""
         owner = account.lower()
         sub = self._subscription_name(name)
@@ -980,8 +1143,9 @@ class MailboxManager:
                 subs.append(sub)
                 info[SUBSCRIPTION_KEY] = subs
                 await self._save_info(owner)
+                self._emit(owner, SubscriptionChanged(owner, sub, True, origin))
 
-    async def unsubscribe(self, account: str, name: str) -> None:
+    async def unsubscribe(self, account: str, name: str, *, origin: object | None = None) -> None:
         owner = account.lower()
         sub = self._subscription_name(name)
         async with self._lock_account(owner):
@@ -991,6 +1155,7 @@ class MailboxManager:
                 subs.remove(sub)
                 info[SUBSCRIPTION_KEY] = subs
                 await self._save_info(owner)
+                self._emit(owner, SubscriptionChanged(owner, sub, False, origin))
 
     async def aliases(self, account: str) -> dict[str, str]:
         """The account's mailbox aliases: alias name -> target (``~acct`` or ``~acct/box``)."""
@@ -1055,8 +1220,14 @@ class MailboxManager:
         user: str,
         readonly: bool = False,
         service_visible: bool = False,
+        origin: object | None = None,
     ) -> MailboxSession:
-        """Open (select) a mailbox for a session (needs ``r``). Close the session when done."""
+        """Open (select) a mailbox for a session (needs ``r``). Close the session when done.
+
+        ``origin``: an object standing for the client (an IMAP session); the changes
+        made through this session are reported to watches as coming from it, so a
+        watch created with the same ``origin`` skips them.
+        """
         target = await self._resolve(account, name)
         rights = await self._existing(target, user, "r")
         shared = await self._acquire(target.owner, target.name)
@@ -1070,6 +1241,7 @@ class MailboxManager:
             readonly=readonly,
             service_visible=service_visible,
         )
+        session.origin = origin
         shared.sessions.add(session)
         return session
 
@@ -1134,7 +1306,7 @@ class MailboxManager:
         ]
         shared = await self._acquire(target.owner, target.name)
         try:
-            records = await shared.append(msgs, origin=None)
+            records = await shared.append(msgs, origin=None, actor=session.origin)
         finally:
             await self._release(shared)
         return {rec.uid: new.uid for (rec, _), new in zip(pairs, records, strict=True)}

@@ -14,6 +14,11 @@ appears only in a later session (UIDs must never go backwards in a view).
 Own changes: ``store`` and ``expunge`` apply to this view at once and return what
 changed; the session's own appends (``append``, ``copy`` into the same mailbox) are
 queued like anyone else's and appear at the next ``refresh``.
+
+Bounded: a session that does not refresh for a long time (a POP session, an IMAP
+client that asked for a snapshot with NOTIFY) keeps at most one pending change per
+message -- past a few hundred queued events they are merged into one ``Appended``,
+one ``FlagsChanged`` and one ``Expunged`` with the same effect on the view.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ if TYPE_CHECKING:
     from .manager import MailboxManager
 
 __all__ = ["MailboxSession", "NoSuchMessage", "StoreMode"]
+
+#: pending events past which they are merged (see the module docstring)
+COMPACT_AT = 512
 
 
 class NoSuchMessage(NoSuchMailbox):
@@ -86,10 +94,14 @@ class MailboxSession:
         self.rights = rights
         self.readonly = readonly
         self.service_visible = service_visible
+        #: the client this session's changes are reported as coming from (see `open`)
+        self.origin: object | None = None
         self._see_hidden = user.lower() == shared.owner or "a" in rights
         self._uids: list[int] = []
         self._records: dict[int, MessageRecord] = {}
         self._pending: list[MailboxEvent] = []
+        #: UIDs whose removal ``refresh(defer_removals=True)`` held back
+        self._deferred: list[int] = []
         self._changed = anyio.Event()
         self._closed = False
         for rec in shared.records.values():
@@ -153,6 +165,8 @@ class MailboxSession:
 
     def _enqueue(self, event: MailboxEvent) -> None:
         self._pending.append(event)
+        if len(self._pending) > COMPACT_AT:
+            self._pending = _compact(self._pending)
         self._changed.set()
 
     def _wake(self) -> None:
@@ -160,7 +174,8 @@ class MailboxSession:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self._pending)
+        """True when :meth:`refresh` has something to apply (held-back removals too)."""
+        return bool(self._pending or self._deferred)
 
     async def wait_changes(self) -> None:
         """Return when changes made elsewhere are waiting for :meth:`refresh` (IMAP IDLE).
@@ -173,15 +188,26 @@ class MailboxSession:
             self._changed = anyio.Event()
             await self._changed.wait()
 
-    def refresh(self) -> list[MailboxEvent]:
+    def refresh(self, *, defer_removals: bool = False) -> list[MailboxEvent]:
         """Apply pending changes to the view and return them, ready to announce.
 
         ``Appended`` holds the records that joined the view (EXISTS = ``len(session)``),
         ``FlagsChanged`` the records of the view that changed, ``Expunged`` the UIDs and
         the sequence numbers to announce, in announcing order.
+
+        ``defer_removals``: apply new and changed messages but keep every removal
+        (expunged, or hidden by a flag change) for a later ``refresh()`` -- for a client
+        that may not be told of expunges yet (IMAP NOTIFY SELECTED-DELAYED). The held
+        messages stay in the view meanwhile, so sequence numbers do not move. A plain
+        ``refresh()`` applies the held removals first.
         """
         pending, self._pending = self._pending, []
         out: list[MailboxEvent] = []
+        if self._deferred and not defer_removals:
+            held, self._deferred = self._deferred, []
+            ev = self._remove(held)
+            if ev.uids:
+                out.append(ev)
         for event in pending:
             if isinstance(event, Appended):
                 last = self._uids[-1] if self._uids else 0
@@ -207,8 +233,12 @@ class MailboxSession:
                         hidden.append(rec.uid)
                 if changed:
                     out.append(FlagsChanged(tuple(changed)))
-                if hidden:
+                if hidden and defer_removals:
+                    self._deferred.extend(hidden)
+                elif hidden:
                     out.append(self._remove(hidden))
+            elif defer_removals:
+                self._deferred.extend(u for u in event.uids if u in self._records)
             else:
                 ev = self._remove(event.uids)
                 if ev.uids:
@@ -424,6 +454,35 @@ class MailboxSession:
             return out
 
         return await shared.call(work)
+
+
+def _compact(events: list[MailboxEvent]) -> list[MailboxEvent]:
+    """Merge queued events into at most three with the same effect on a view."""
+    appended: dict[int, MessageRecord] = {}
+    flags: dict[int, MessageRecord] = {}
+    expunged: dict[int, None] = {}
+    for event in events:
+        if isinstance(event, Appended):
+            for rec in event.records:
+                appended[rec.uid] = rec
+        elif isinstance(event, FlagsChanged):
+            for rec in event.records:
+                if rec.uid in appended:
+                    appended[rec.uid] = rec
+                else:
+                    flags[rec.uid] = rec
+        else:
+            for uid in event.uids:
+                expunged[uid] = None
+                flags.pop(uid, None)
+    out: list[MailboxEvent] = []
+    if appended:
+        out.append(Appended(tuple(appended[u] for u in sorted(appended))))
+    if flags:
+        out.append(FlagsChanged(tuple(flags.values())))
+    if expunged:
+        out.append(Expunged(tuple(expunged)))
+    return out
 
 
 def _keys(rec: MessageRecord) -> set[str]:

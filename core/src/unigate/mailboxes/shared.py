@@ -3,7 +3,9 @@
 Why: the format driver contract says calls on one store are serialised and appends
 arrive in batches. This object is where that happens: it owns the driver's store, the
 in-memory copy of the index (records by UID), the MODSEQ counter, the per-mailbox write
-lock, the group-commit queue for appends, and the list of sessions to notify.
+lock, the group-commit queue for appends, and the list of sessions to notify. Every
+change is also reported to the manager (``on_change``), which tells the account's
+watches (:mod:`.watch`).
 
 Group commit: an append puts its messages in ``_pending`` and, if no commit is running,
 runs the commit loop itself: take everything pending, write it with one driver
@@ -30,7 +32,7 @@ from unigate_hookspecs.storage import (
 
 from ..queue.blocking import run_blocking
 from .errors import NoSuchMailbox
-from .events import Appended, Expunged, FlagsChanged, MailboxEvent
+from .events import Appended, ChangeKind, Expunged, FlagsChanged, MailboxEvent
 
 if TYPE_CHECKING:
     from .session import MailboxSession
@@ -41,11 +43,14 @@ T = TypeVar("T")
 
 
 class _AppendRequest:
-    __slots__ = ("done", "error", "messages", "origin", "records")
+    __slots__ = ("actor", "done", "error", "messages", "origin", "records")
 
-    def __init__(self, messages: list[NewMessage], origin: MailboxSession | None) -> None:
+    def __init__(
+        self, messages: list[NewMessage], origin: MailboxSession | None, actor: object | None
+    ) -> None:
         self.messages = messages
         self.origin = origin
+        self.actor = actor
         self.records: list[MessageRecord] = []
         self.error: BaseException | None = None
         self.done = anyio.Event()
@@ -61,6 +66,7 @@ class SharedMailbox:
         driver: FormatDriver,
         path: Path,
         on_usage: Callable[[str, str, int, int], None],
+        on_change: Callable[[str, str, ChangeKind, object | None], None] | None = None,
     ) -> None:
         self.owner = owner
         self.name = name
@@ -85,6 +91,7 @@ class SharedMailbox:
         self._pending: list[_AppendRequest] = []
         self._committing = False
         self._on_usage = on_usage
+        self._on_change = on_change
 
     # -- life cycle -------------------------------------------------------------
 
@@ -152,11 +159,19 @@ class SharedMailbox:
     # -- appends (group commit) -----------------------------------------------------
 
     async def append(
-        self, messages: Sequence[NewMessage], origin: MailboxSession | None = None
+        self,
+        messages: Sequence[NewMessage],
+        origin: MailboxSession | None = None,
+        *,
+        actor: object | None = None,
     ) -> list[MessageRecord]:
-        """Append durably; returns the records in order. Concurrent calls share a batch."""
+        """Append durably; returns the records in order. Concurrent calls share a batch.
+
+        ``actor`` is the client the change is reported as coming from (watches skip
+        their own); by default the ``origin`` session's.
+        """
         self._check()
-        request = _AppendRequest(list(messages), origin)
+        request = _AppendRequest(list(messages), origin, actor)
         self._pending.append(request)
         if not self._committing:
             self._committing = True
@@ -209,6 +224,10 @@ class SharedMailbox:
             for req in batch:
                 if req.records:
                     self.broadcast(Appended(tuple(req.records)), origin=None)
+                    actor = req.actor
+                    if actor is None and req.origin is not None:
+                        actor = req.origin.origin
+                    self._changed(ChangeKind.NEW, actor)
                 req.done.set()
 
     # -- flags and expunge ------------------------------------------------------------
@@ -253,6 +272,7 @@ class SharedMailbox:
                 self.records[ch.uid] = rec
                 changed.append(rec)
         self.broadcast(FlagsChanged(tuple(changed)), origin=origin)
+        self._changed(ChangeKind.FLAGS, origin.origin if origin is not None else None)
         return changed, failed
 
     async def expunge(self, uids: Iterable[int], origin: MailboxSession | None) -> list[int]:
@@ -271,9 +291,14 @@ class SharedMailbox:
             self.expunged_since_open += len(gone)
             self._report_usage()
         self.broadcast(Expunged(tuple(gone)), origin=origin)
+        self._changed(ChangeKind.EXPUNGE, origin.origin if origin is not None else None)
         return gone
 
     # -- notification -------------------------------------------------------------
+
+    def _changed(self, kind: ChangeKind, actor: object | None) -> None:
+        if self._on_change is not None:
+            self._on_change(self.owner, self.name, kind, actor)
 
     def broadcast(self, event: MailboxEvent, origin: MailboxSession | None) -> None:
         for session in list(self.sessions):

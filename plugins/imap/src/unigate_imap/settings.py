@@ -40,3 +40,8 @@ class ImapSettings(BaseModel):
         64, ge=0, description="parsed headers/ENVELOPE/BODYSTRUCTURE kept in memory, MB"
     )
     server_name: str = Field("Unigate", description="the ID response name")
+    notify_queue: int = Field(
+        1000,
+        ge=1,
+        description="NOTIFY events waiting for one session before NOTIFICATIONOVERFLOW",
+    )

@@ -173,14 +173,36 @@ class QResync:
     seq_match: tuple[SequenceSet, SequenceSet] | None = None
 
 
+#: RFC 5465 event names as the RFC spells them (the parser answers with these spellings)
+NOTIFY_MESSAGE_EVENTS = ("MessageNew", "MessageExpunge", "FlagChange", "AnnotationChange")
+NOTIFY_OTHER_EVENTS = (
+    "MailboxName",
+    "SubscriptionChange",
+    "MailboxMetadataChange",
+    "ServerMetadataChange",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class NotifyEventGroup:
-    """``(filter-mailboxes (events))``; ``events`` empty means NONE."""
+    """``(filter-mailboxes events)`` of NOTIFY SET (RFC 5465 §8).
+
+    ``filter`` is upper case (``SELECTED``, ``SELECTED-DELAYED``, ``INBOXES``,
+    ``PERSONAL``, ``SUBSCRIBED``, ``SUBTREE``, ``MAILBOXES``); ``mailboxes`` the names
+    of SUBTREE/MAILBOXES (decoded, never wildcards); ``events`` the event names in the
+    RFC's spelling (an unknown ``event-ext`` atom stays as sent, upper case), empty for
+    NONE; ``fetch_attributes`` the MessageNew fetch-att list (selected filters only).
+    """
 
     filter: str
     mailboxes: tuple[str, ...]
     events: tuple[str, ...]
     fetch_attributes: tuple[FetchAtt, ...] = ()
+
+    @property
+    def selected(self) -> bool:
+        """True for SELECTED and SELECTED-DELAYED (the currently selected mailbox)."""
+        return self.filter in ("SELECTED", "SELECTED-DELAYED")
 
 
 # --------------------------------------------------------------------- commands
@@ -507,4 +529,4 @@ __all__ = [
     n
     for n, v in dict(globals()).items()
     if isinstance(v, type) and v.__module__ == __name__ and not n.startswith("_")
-]
+] + ["NOTIFY_MESSAGE_EVENTS", "NOTIFY_OTHER_EVENTS"]

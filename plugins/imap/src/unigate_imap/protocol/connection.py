@@ -145,6 +145,21 @@ class ServerConnection:
         self._scan = 0
         return n
 
+    @property
+    def between_commands(self) -> bool:
+        """True when no command is partly read (no line, literal or skipped bytes pending).
+
+        Unsolicited responses (IMAP NOTIFY) are written only then: never between a
+        ``+`` continuation and the literal it asked for.
+        """
+        return (
+            self.state is ReadState.COMMAND
+            and not self._parts
+            and not self._literal
+            and not self._skip
+            and not self._discard
+        )
+
     # -- session-driven sub-states
     def _transition(self, trigger: str) -> None:
         try:

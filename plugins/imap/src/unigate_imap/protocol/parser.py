@@ -1015,9 +1015,15 @@ def _compress(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
 _NOTIFY_FILTERS = frozenset(
     {"SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCRIBED", "SUBTREE", "MAILBOXES"}
 )
+_NOTIFY_EVENT_NAMES = {e.upper(): e for e in c.NOTIFY_MESSAGE_EVENTS + c.NOTIFY_OTHER_EVENTS}
 
 
 def _notify(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
+    """NOTIFY (RFC 5465 §8), with the event rules whose breach is a BAD (§5, §6.1).
+
+    Unknown event names are ``event-ext`` atoms: valid here, refused by the session
+    with ``NO [BADEVENT]`` like the known events it does not support.
+    """
     r.sp()
     word = r.keyword()
     if word == "NONE":
@@ -1026,47 +1032,74 @@ def _notify(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:
         raise _Bad("expected NONE or SET")
     r.sp()
     status = False
-    if r.startswith(b"STATUS"):
-        r.expect(b"STATUS")
+    if r.startswith(b"STATUS "):
+        r.expect(b"STATUS ")
         status = True
-        r.sp()
     groups: list[c.NotifyEventGroup] = []
     while True:
-        r.open()
-        filt = r.keyword()
-        if filt not in _NOTIFY_FILTERS:
-            raise _Bad(f"unknown NOTIFY filter {filt[:40]}")
-        boxes: list[str] = []
-        if filt in ("SUBTREE", "MAILBOXES"):
-            r.sp()
-            if r.try_open():
-                boxes.append(r.mailbox())
-                while r.try_sp():
-                    boxes.append(r.mailbox())
-                r.close()
-            else:
-                boxes.append(r.mailbox())
-        r.sp()
-        events: list[str] = []
-        fetch_atts: tuple[c.FetchAtt, ...] = ()
-        if r.startswith(b"NONE"):
-            r.expect(b"NONE")
-        else:
-            r.open()
-            while True:
-                ev = r.keyword()
-                events.append(ev)
-                if ev == "MESSAGENEW" and r.startswith(b" ("):
-                    r.sp()
-                    fetch_atts, _ = _fetch_atts(r)
-                if not r.try_sp():
-                    break
-            r.close()
-        r.close()
-        groups.append(c.NotifyEventGroup(filt, tuple(boxes), tuple(events), fetch_atts))
+        groups.append(_notify_group(r))
         if not r.try_sp():
             break
+    if sum(1 for g in groups if g.selected) > 1:
+        raise _Bad("NOTIFY: SELECTED or SELECTED-DELAYED may be given once")
     return c.Notify(tag, status, tuple(groups))
+
+
+def _notify_group(r: _Reader) -> c.NotifyEventGroup:
+    r.open()
+    filt = r.keyword()
+    if filt not in _NOTIFY_FILTERS:
+        raise _Bad(f"unknown NOTIFY filter {filt[:40]}")
+    boxes: list[str] = []
+    if filt in ("SUBTREE", "MAILBOXES"):
+        r.sp()
+        if r.try_open():
+            boxes.append(r.mailbox())
+            while r.try_sp():
+                boxes.append(r.mailbox())
+            r.close()
+        else:
+            boxes.append(r.mailbox())
+    r.sp()
+    events: list[str] = []
+    fetch_atts: tuple[c.FetchAtt, ...] = ()
+    if r.startswith(b"NONE") and not r._atomchar_at(r.pos + 4):
+        r.expect(b"NONE")
+    else:
+        r.open()
+        while True:
+            word = r.keyword()
+            ev = _NOTIFY_EVENT_NAMES.get(word, word)
+            events.append(ev)
+            if ev == "MessageNew" and r.startswith(b" ("):
+                r.sp()
+                r.open()
+                atts = [_fetch_att(r)]
+                while r.try_sp():
+                    atts.append(_fetch_att(r))
+                r.close()
+                fetch_atts += tuple(atts)
+            if not r.try_sp():
+                break
+        r.close()
+    r.close()
+    group = c.NotifyEventGroup(filt, tuple(boxes), tuple(events), fetch_atts)
+    _check_notify_events(group)
+    return group
+
+
+def _check_notify_events(group: c.NotifyEventGroup) -> None:
+    """The rules RFC 5465 answers with BAD: which events need which, and what SELECTED takes."""
+    events = set(group.events)
+    if ("MessageNew" in events) != ("MessageExpunge" in events):
+        raise _Bad("NOTIFY: MessageNew and MessageExpunge must be given together")
+    for needy in ("FlagChange", "AnnotationChange"):
+        if needy in events and "MessageNew" not in events:
+            raise _Bad(f"NOTIFY: {needy} needs MessageNew and MessageExpunge")
+    if group.selected and events & set(c.NOTIFY_OTHER_EVENTS):
+        raise _Bad("NOTIFY: only message events are allowed for the selected mailbox")
+    if group.fetch_attributes and not group.selected:
+        raise _Bad("NOTIFY: fetch attributes are only allowed for the selected mailbox")
 
 
 def _replace(r: _Reader, tag: str, name: str, uid: bool) -> c.Command:

@@ -78,13 +78,15 @@ async def setacl(s: ImapSession, cmd: p.SetAcl) -> bytes:
     rights = translate_rights(cmd.rights)
     if rights in ("+", "-"):
         return p.ok(cmd.tag, "SETACL completed")
-    await s.mailboxes.set_acl(s.account, cmd.mailbox, s.account, cmd.identifier, rights or None)
+    await s.mailboxes.set_acl(
+        s.account, cmd.mailbox, s.account, cmd.identifier, rights or None, origin=s
+    )
     return p.ok(cmd.tag, "SETACL completed")
 
 
 @register(p.DeleteAcl, "auth")
 async def deleteacl(s: ImapSession, cmd: p.DeleteAcl) -> bytes:
-    await s.mailboxes.set_acl(s.account, cmd.mailbox, s.account, cmd.identifier, None)
+    await s.mailboxes.set_acl(s.account, cmd.mailbox, s.account, cmd.identifier, None, origin=s)
     return p.ok(cmd.tag, "DELETEACL completed")
 
 

@@ -4,14 +4,23 @@ AUTHENTICATE (SASL through the kernel's authenticator, SASL-IR).
 Why here: these are the only commands that change who the session is; the account is
 set in one place (`_logged_in`) so the read-then-send trust and the state change cannot
 be forgotten by one of the login paths.
+
+Login referrals (RFC 2221, the manual's IMAP "Login Referrals"): a LOGIN name the Router
+sends to another server (the SMTP module, e.g. ``<j.smith> = John@othercompany.com``) is
+refused before any password check with ``NO [REFERRAL IMAP://John;AUTH=*@othercompany.com/]``,
+so a client that follows referrals connects there. AUTHENTICATE names its user inside
+the SASL exchange and gets the ordinary failure.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import ssl
+from urllib.parse import quote
 
 from unigate.api import sasl
+from unigate_hookspecs.routing import Route, RouteOp
 
 from .. import protocol as p
 from ..protocol import responses as r
@@ -74,10 +83,24 @@ def _failed(tag: str, reason: str, temporary: bool) -> bytes:
     return p.no(tag, reason.replace("\r", " ").replace("\n", " ") or "Login failed", code)
 
 
+async def referral(s: ImapSession, name: str) -> str | None:
+    """``REFERRAL imap-url`` when the Router sends ``name`` to another server, else None."""
+    route = None
+    with contextlib.suppress(Exception):  # a routing failure is an ordinary login failure
+        route = await s.server.routing.route(name, RouteOp.ACCESS)
+    if not isinstance(route, Route) or route.module != "SMTP" or not route.queue:
+        return None
+    user = route.address.rpartition("@")[0] or route.address
+    return f"REFERRAL IMAP://{quote(user, safe='&=~')};AUTH=*@{route.queue}/"
+
+
 @register(p.Login, "notauth")
 async def login(s: ImapSession, cmd: p.Login) -> bytes:
     if not s.cleartext_allowed:
         return p.no(cmd.tag, "Use STARTTLS before LOGIN", "PRIVACYREQUIRED")
+    code = await referral(s, cmd.username)
+    if code is not None:
+        return p.no(cmd.tag, "account has been moved to a remote system", code)
     outcome = await s.server.auth.login(
         cmd.username,
         cmd.password,

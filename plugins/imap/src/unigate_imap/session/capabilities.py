@@ -45,6 +45,7 @@ _AUTHENTICATED = (
     "COMPRESS=DEFLATE",
     "REPLACE",
     "OBJECTID",
+    "NOTIFY",
 )
 
 

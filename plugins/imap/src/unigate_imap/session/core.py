@@ -11,6 +11,7 @@ never reaches another session.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -85,6 +86,8 @@ class ImapSession:
         self.log = connection.log
         self._deflate: Any = None  # COMPRESS=DEFLATE (RFC 4978) streams, once active
         self._inflate: Any = None
+        #: the registered NOTIFY (`notify.NotifyState`); None until the first NOTIFY
+        self.notify: Any = None
 
     # -- properties ----------------------------------------------------------------------
     @property
@@ -225,7 +228,7 @@ class ImapSession:
             caps = " ".join(self.capabilities())
             self.write(f"* OK [CAPABILITY {caps}] Unigate IMAP4rev2 server ready\r\n".encode())
             while self.state is not State.LOGOUT:
-                event = await self.read_event(self.timeout())
+                event = await self.next_event()
                 if event is None:
                     self.write(b"* BYE Autologout; idle for too long\r\n")
                     break
@@ -247,10 +250,30 @@ class ImapSession:
                     await self.execute(event)
                     await self.maybe_flush()
         finally:
+            if self.notify is not None:
+                self.notify.close()
             with anyio.CancelScope(shield=True):
                 await self.unselect()
                 with contextlib.suppress(Exception):  # the peer is gone
                     await self.flush()
+
+    async def next_event(self) -> p.Event | None:
+        """`read_event` between commands; with NOTIFY on, reporting events meanwhile."""
+        notify = self.notify
+        if (
+            notify is None
+            or not notify.active
+            or self.state not in _AUTH
+            or not self.proto.between_commands
+        ):
+            return await self.read_event(self.timeout())
+        from .notify import pump
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(functools.partial(pump, self, expunges=False))
+            event = await self.read_event(self.timeout())
+            tg.cancel_scope.cancel()
+        return event
 
     async def execute(self, cmd: p.Command) -> None:
         spec = DISPATCH.get(type(cmd))
@@ -325,23 +348,34 @@ class ImapSession:
         """Flags as shown to the client (``\\Recent`` is never stored; rev2 drops it)."""
         return sorted(f for f in flags if f != "\\Recent")
 
-    async def announce(self) -> None:
-        """Write the changes other sessions made to the selected mailbox."""
+    async def announce(self, *, between_commands: bool = False, force: bool = False) -> None:
+        """Write the changes other sessions made to the selected mailbox.
+
+        Once NOTIFY was used, only the events of its SELECTED / SELECTED-DELAYED group
+        are written (none without one), with the MessageNew fetch attributes; with
+        SELECTED-DELAYED, expunges wait while ``between_commands``. ``force``: every
+        change, whatever NOTIFY says (the implicit NOOP of NOTIFY SET).
+        """
         sel = self.selected
         if sel is None:
             return
+        spec = None if force or self.notify is None else self.notify.selected
+        if spec is None and self.notify is not None and not force:
+            return  # the client asked for no message events: its view stays as it is
         box = sel.box
-        events = box.refresh()
+        events = box.refresh(defer_removals=between_commands and spec is not None and spec.delayed)
         if not events:
             return
         changed: dict[int, Any] = {}
         keywords = False
+        new: list[Any] = []
         for ev in events:
             if isinstance(ev, mb.Appended):
                 sel.exists += len(ev.records)
                 self.write(r.exists_response(sel.exists))
                 for rec in ev.records:
                     keywords |= self.note_keywords(sel, rec.flags)
+                new.extend(ev.records)
             elif isinstance(ev, mb.Expunged):
                 if self.qresync:
                     self.write(r.vanished_response(p.SequenceSet.from_numbers(ev.uids)))
@@ -360,11 +394,22 @@ class ImapSession:
             self.write(r.exists_response(sel.exists))
         if keywords:
             self.write(self.flags_lines(sel))
-        for uid in sorted(changed):
-            seq = box.seq_of(uid)
-            rec = box.record(uid)
-            if seq is not None and rec is not None:
-                self.write(r.fetch_response(seq, self.flag_items(rec)))
+        if spec is None or spec.flags:
+            for uid in sorted(changed):
+                seq = box.seq_of(uid)
+                rec = box.record(uid)
+                if seq is not None and rec is not None:
+                    self.write(r.fetch_response(seq, self.flag_items(rec)))
+        if spec is not None and spec.fetch_attributes and new:
+            from .fetch import write_records
+
+            pairs = []
+            for rec in new:
+                seq = box.seq_of(rec.uid)
+                current = box.record(rec.uid)
+                if seq is not None and current is not None:
+                    pairs.append((seq, current))
+            await write_records(self, box, pairs, spec.fetch_attributes)
 
 
 async def handle_connection(connection: Any) -> None:

@@ -22,7 +22,7 @@ from .core import ImapSession, register
 from .errors import CommandError
 from .select import _vanished_since
 
-__all__ = ["fetch_items", "write_fetch"]
+__all__ = ["fetch_items", "write_fetch", "write_records"]
 
 _CACHED = {"ENVELOPE", "BODYSTRUCTURE"}
 _SETS_SEEN = {"RFC822", "RFC822.TEXT"}
@@ -263,6 +263,19 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     if missing:
         return p.no(cmd.tag, "Some messages were expunged meanwhile", "EXPUNGEISSUED")
     return p.ok(cmd.tag, "FETCH completed")
+
+
+async def write_records(
+    s: ImapSession, box: Any, pairs: list[tuple[int, Any]], atts: tuple[p.FetchAtt, ...]
+) -> None:
+    """``* n FETCH`` of ``atts`` for these ``(sequence number, record)`` pairs, unsolicited.
+
+    For NOTIFY's MessageNew fetch attributes: nothing is marked ``\\Seen`` (a body
+    section is read as if ``.PEEK``), and messages expunged meanwhile are left out.
+    """
+    want_info = any(_needs_info(a) for a in atts)
+    want_raw = any(_needs_message(a) for a in atts)
+    await _fetch_messages(s, box, pairs, atts, set(), want_info, want_raw)
 
 
 async def _fetch_messages(

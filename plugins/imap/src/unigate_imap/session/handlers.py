@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from . import acl, append, auth, copy, enable, fetch, idle, mailbox, quota, search, select, store
+from . import (
+    acl,
+    append,
+    auth,
+    copy,
+    enable,
+    fetch,
+    idle,
+    mailbox,
+    notify,
+    quota,
+    search,
+    select,
+    store,
+)
 
 __all__ = [
     "acl",
@@ -13,6 +27,7 @@ __all__ = [
     "fetch",
     "idle",
     "mailbox",
+    "notify",
     "quota",
     "search",
     "select",

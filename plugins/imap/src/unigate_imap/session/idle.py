@@ -2,10 +2,14 @@
 
 Why a task group: the session must wait on two things at once -- the client's DONE
 and the manager's change signal -- and announce a change made by another session
-(or a delivery) as soon as it happens, well within a second.
+(or a delivery) as soon as it happens, well within a second. Once NOTIFY was used, IDLE
+reports exactly what NOTIFY asked for (RFC 5465 §4), through the same pump that reports
+between commands.
 """
 
 from __future__ import annotations
+
+import functools
 
 import anyio
 
@@ -40,7 +44,11 @@ async def idle(s: ImapSession, cmd: p.Idle) -> bytes | None:
     await s.flush()
     event: p.Event | None = None
     async with anyio.create_task_group() as tg:
-        if s.selected is not None:
+        if s.notify is not None:  # RFC 5465 §4: exactly the events NOTIFY asked for
+            from .notify import pump
+
+            tg.start_soon(functools.partial(pump, s, expunges=True))
+        elif s.selected is not None:
             tg.start_soon(_push, s)
         event = await s.read_event(s.settings.idle_timeout)
         tg.cancel_scope.cancel()

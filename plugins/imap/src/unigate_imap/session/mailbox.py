@@ -145,7 +145,7 @@ async def create(s: ImapSession, cmd: p.Create) -> bytes:
     if cmd.mailbox.upper() == "INBOX":
         return p.no(cmd.tag, "INBOX already exists", "ALREADYEXISTS")
     mgr = _mgr(s)
-    await mgr.create(s.account, cmd.mailbox, s.account)
+    await mgr.create(s.account, cmd.mailbox, s.account, origin=s)
     code = None
     if not cmd.mailbox.endswith(SEP):
         try:
@@ -159,7 +159,7 @@ async def create(s: ImapSession, cmd: p.Create) -> bytes:
 @register(p.Delete, "auth")
 async def delete(s: ImapSession, cmd: p.Delete) -> bytes:
     sel = s.selected
-    await _mgr(s).delete(s.account, cmd.mailbox, s.account)
+    await _mgr(s).delete(s.account, cmd.mailbox, s.account, origin=s)
     if sel is not None and sel.name == cmd.mailbox:
         await s.unselect()
     return p.ok(cmd.tag, "DELETE completed")
@@ -167,19 +167,19 @@ async def delete(s: ImapSession, cmd: p.Delete) -> bytes:
 
 @register(p.Rename, "auth")
 async def rename(s: ImapSession, cmd: p.Rename) -> bytes:
-    await _mgr(s).rename(s.account, cmd.old, cmd.new, s.account)
+    await _mgr(s).rename(s.account, cmd.old, cmd.new, s.account, origin=s)
     return p.ok(cmd.tag, "RENAME completed")
 
 
 @register(p.Subscribe, "auth")
 async def subscribe(s: ImapSession, cmd: p.Subscribe) -> bytes:
-    await _mgr(s).subscribe(s.account, cmd.mailbox)
+    await _mgr(s).subscribe(s.account, cmd.mailbox, origin=s)
     return p.ok(cmd.tag, "SUBSCRIBE completed")
 
 
 @register(p.Unsubscribe, "auth")
 async def unsubscribe(s: ImapSession, cmd: p.Unsubscribe) -> bytes:
-    await _mgr(s).unsubscribe(s.account, cmd.mailbox)
+    await _mgr(s).unsubscribe(s.account, cmd.mailbox, origin=s)
     return p.ok(cmd.tag, "UNSUBSCRIBE completed")
 
 

@@ -52,7 +52,9 @@ async def select(s: ImapSession, cmd: p.Select) -> bytes:
         return p.bad(cmd.tag, "QRESYNC is not enabled")
     if cmd.condstore:
         s.enabled.add("CONDSTORE")
-    box = await s.mailboxes.open(s.account, cmd.mailbox, user=s.account, readonly=cmd.readonly)
+    box = await s.mailboxes.open(
+        s.account, cmd.mailbox, user=s.account, readonly=cmd.readonly, origin=s
+    )
     readonly = cmd.readonly or not set(box.rights) & set("swd")
     sel = Selected(box, cmd.mailbox, readonly)
     records = box.messages()
