@@ -19,7 +19,8 @@ Layout of a mailbox ``<name>.jlog`` (a directory):
 ``index.json``
     A snapshot of the replayed state, valid only when its recorded log size equals the
     log's size. Written on close and after compaction, never fsynced: losing or
-    damaging it costs one replay, nothing else.
+    damaging it costs one replay, nothing else. Compaction deletes it (durably) before
+    it replaces the log, so a snapshot never describes another log of the same size.
 
 Compaction rewrites the log with only the live messages into ``log.tmp``, fsyncs it
 and renames it over ``log``: a crash leaves either the old or the new log.
@@ -295,6 +296,10 @@ class ReferenceStore(MailboxStore):
             f.write(b"".join(out))
             f.flush()
             os.fsync(f.fileno())
+        # the old snapshot must not outlive the log it describes: the new log may happen
+        # to have the old one's size, which is all a snapshot is checked against
+        (self.path / _INDEX).unlink(missing_ok=True)
+        _fsync_dir(self.path)
         os.replace(tmp, self._log)
         _fsync_dir(self.path)
         for uid, off in offsets.items():
