@@ -200,7 +200,7 @@ def test_crash_between_data_and_index_adopts_frames(tmp_path: Path) -> None:
 def test_truncated_data_file_keeps_whole_frames(tmp_path: Path) -> None:
     driver, path = _box(tmp_path, max_file_size=1 << 20)
     s = _fill(driver, path, 8)
-    ends = {u: s._cols.offset[i] + s._cols.length[i] for i, u in enumerate(s._cols.uid)}
+    ends = {row[0]: row[2] + row[3] for row in s._rows}
     s.close()
     full = (path / "data0001").read_bytes()
     snapshot = tmp_path / "snap"
@@ -339,8 +339,9 @@ def test_index_rows_are_fixed_size(tmp_path: Path) -> None:
     _fill(driver, path, 5).close()
     got = indexfile.read(path / "index.bdx")
     assert got is not None
-    header, cols = got
-    assert header.count == 5 and cols.uid == [1, 2, 3, 4, 5]
+    header, rows = got
+    with rows.columns(indexfile.UID) as (uids,):
+        assert header.count == 5 and uids.tolist() == [1, 2, 3, 4, 5]
     raw = (path / "index.bdx").read_bytes()
     first = struct.unpack_from("<8q", raw, layout.RECORDS_OFFSET)
     assert first[0] == 1 and first[1] == 1 and first[3] == len(_msg(0))
