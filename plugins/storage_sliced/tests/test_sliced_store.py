@@ -256,6 +256,46 @@ def test_compaction_merges_and_reclaims(tmp_path: Path) -> None:
     assert _key(rebuilt) == _key(st)
 
 
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_compaction_copies_frames_and_remakes_a_misplaced_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
+    from unigate_storage_sliced import durable
+
+    monkeypatch.setattr(
+        durable, "_HAS_COPY_FILE_RANGE", kernel_copy and durable._HAS_COPY_FILE_RANGE
+    )
+    driver, path = _box(tmp_path, max_file_size=1 << 20)
+    s, _ = _open(driver, path)
+    flags = [frozenset({"Work", "$Label1"}) if i % 3 else frozenset() for i in range(30)]
+    s.append([NewMessage(_msg(i), flags[i], 1000 + i, 1) for i in range(30)])
+    s.set_flags([FlagChange(7, frozenset({"\\Flagged", "Later"}), 5)])
+    s.expunge([3, 20], 6)
+    data = (path / "data0001").read_bytes()
+    # damage the header of message 12's frame: compaction must not copy it blindly
+    _uid, _num, off12, *_ = s._rows.row(11)
+    at = data.rindex(layout.FRAME_MAGIC, 0, off12)
+    with open(path / "data0001", "r+b") as f:
+        f.seek(at)
+        f.write(b"XXXX")
+    s.compact()
+    s.close()
+    s, st = _open(driver, path)
+    live = [u for u in range(1, 31) if u not in (3, 20)]
+    assert [r.uid for r in st.records] == live and st.warnings == []
+    assert all(s.read(u) == _msg(u - 1) for u in live)
+    by = {r.uid: r for r in st.records}
+    assert by[7].flags == {"\\Flagged", "Later"} and by[7].modseq == 5
+    assert by[2].flags == flags[1] and by[12].flags == flags[11]
+    new = (path / "data0002").read_bytes()
+    head, _ = frames.frame(2, 0, s._codec.keyword_names(s._rows.row(1)[7]), 1001, 1, _msg(1))
+    assert head + _msg(1) in data and head + _msg(1) in new  # copied byte for byte
+    s.close()
+    (path / "index.bdx").unlink()
+    _s, rebuilt = _open(driver, path)  # every frame scans with good CRCs
+    assert _key(rebuilt) == _key(st)
+
+
 def test_small_files_are_merged(tmp_path: Path) -> None:
     driver, path = _box(tmp_path, max_file_size=1 << 20)
     s, _ = _open(driver, path)

@@ -34,10 +34,12 @@ from unigate_hookspecs.storage import (
 )
 from unigate_storage_sliced import changelog, frames, indexfile
 from unigate_storage_sliced.cache import DerivedCache
+from unigate_storage_sliced.compaction import FrameWriter
 from unigate_storage_sliced.durable import fdatasync, fsync_dir, write_atomic
 from unigate_storage_sliced.flagcodec import FlagCodec
 from unigate_storage_sliced.layout import (
     DATA_HEADER,
+    FRAME,
     OP_EXPUNGE,
     OP_FILES,
     OP_FLAGS,
@@ -534,22 +536,13 @@ class SlicedStore(MailboxStore):
         if not rewrite:
             return
         gen = h.generation + 1
-        next_num = max(h.files) + 1
-        new_lengths: dict[int, int] = {}
+        out = FrameWriter(
+            lambda num: self._new_data_file(num, gen), max(h.files) + 1, self.max_file_size
+        )
         keep = indexfile.Rows()
         flag_rows: list[tuple[int, int, int, int]] = []
         expunged_left: list[int] = []
-        out_num = 0
-        out_chunks: list[bytes] = []
-        out_size = 0
-
-        def flush() -> None:
-            if out_num:
-                fd = self._new_data_file(out_num, gen)
-                os.pwrite(fd, b"".join(out_chunks), DATA_HEADER.size)
-                os.fsync(fd)
-                new_lengths[out_num] = out_size
-
+        kw_lengths: dict[int, int] = {}
         for row in self._rows:  # in UID order, so ``keep`` is too
             uid, fnum, off, length, date, modseq, sysbits, kwbits = row
             current = self._override.get(uid)
@@ -563,23 +556,31 @@ class SlicedStore(MailboxStore):
                 continue
             if uid in self._expunged:
                 continue
-            if current is not None:
-                sysbits, kwbits, modseq = current
-            body = os.pread(self._fd(fnum), length, off)
-            head, body_at = frames.frame(
-                uid, sysbits, self._codec.keyword_names(kwbits), date, modseq, body
-            )
-            need = len(head) + len(body)
-            if out_num == 0 or (
-                out_size + need > self.max_file_size and out_size > DATA_HEADER.size
-            ):
-                flush()
-                out_num, out_chunks, out_size = next_num, [], DATA_HEADER.size
-                next_num += 1
-            out_chunks += (head, body)
-            keep.add((uid, out_num, out_size + body_at, length, date, modseq, sysbits, kwbits))
-            out_size += need
-        flush()
+            kwlen = kw_lengths.get(kwbits)
+            if kwlen is None:
+                kwlen = kw_lengths[kwbits] = len(
+                    frames.keyword_bytes(self._codec.keyword_names(kwbits))
+                )
+            start = off - FRAME.size - kwlen
+            src = self._fd(fnum)
+            crc = frames.body_crc_at(src, start, uid, kwlen, length)
+            if current is None and crc is not None:
+                num, at = out.copy(src, start, off + length - start)
+                body_at = at + off - start
+            else:
+                if current is not None:
+                    sysbits, kwbits, modseq = current
+                names = self._codec.keyword_names(kwbits)
+                if crc is not None:
+                    head = frames.frame_head(uid, sysbits, names, date, modseq, length, crc)
+                    num, at = out.write_head(head, src, off, length)
+                else:  # the frame header is damaged: make it anew around the body
+                    body = os.pread(src, length, off)
+                    head, _at = frames.frame(uid, sysbits, names, date, modseq, body)
+                    num, at = out.write(head + body)
+                body_at = at + len(head)
+            keep.add((uid, num, body_at, length, date, modseq, sysbits, kwbits))
+        new_lengths = out.finish()
         fsync_dir(self.path)
         retire = sorted(rewrite)
         entries = self._base_log_entries()
