@@ -197,6 +197,37 @@ def test_crash_between_data_and_index_adopts_frames(tmp_path: Path) -> None:
     assert st2.warnings == [] and len(st2.records) == 9
 
 
+def test_appends_past_the_checkpoint_survive_a_kill(tmp_path: Path) -> None:
+    driver, path = _box(tmp_path, max_file_size=8192)
+    _fill(driver, path, 10).close()  # close checkpoints the index
+    s, _ = _open(driver, path)
+    s.set_flags([FlagChange(1, frozenset({"Other"}), 2)])  # keyword id 0, in the journal
+    recs = s.append(
+        [
+            NewMessage(_msg(i), frozenset({"Later"}) if i % 2 else frozenset(), 2000 + i, 3)
+            for i in range(10, 30)
+        ]
+    )  # keyword id 1; durable, but the index still ends at message 10
+    header, _rows = indexfile.read(path / "index.bdx") or (None, None)
+    assert header is not None and header.count == 10
+    s.set_flags([FlagChange(recs[0].uid, frozenset({"\\Flagged", "Other"}), 4)])
+    s.expunge([recs[1].uid, recs[-1].uid], 5)
+    s.close.__func__  # noqa: B018 - no close: the process is killed here
+    s2, st = _open(driver, path)
+    assert any("adopted" in w for w in st.warnings)
+    live = [u for u in range(1, 31) if u not in (recs[1].uid, recs[-1].uid)]
+    assert [r.uid for r in st.records] == live and st.uidnext == 31 and st.highestmodseq == 5
+    by = {r.uid: r for r in st.records}
+    assert by[1].flags == {"Other"}
+    assert by[11].flags == {"\\Flagged", "Other"} and by[11].modseq == 4
+    assert by[13].flags == frozenset() and by[14].flags == {"Later"}
+    assert all(s2.read(u) == _msg(u - 1) for u in live)
+    s2.close()
+    s3, again = _open(driver, path)
+    assert again.warnings == [] and _key(again) == _key(st)
+    s3.close()
+
+
 def test_truncated_data_file_keeps_whole_frames(tmp_path: Path) -> None:
     driver, path = _box(tmp_path, max_file_size=1 << 20)
     s = _fill(driver, path, 8)

@@ -41,6 +41,31 @@ def fdatasync(fd: int) -> None:
     sync(fd)
 
 
+def write_chunks(fd: int, chunks: list[bytes], at: int) -> None:
+    """Write ``chunks`` one after the other from offset ``at``, without joining them.
+
+    ``pwritev`` hands the kernel the message bytes where they are (no 400 KB copy per
+    batch); where it is missing, or after a short write, the rest goes by ``pwrite``.
+    """
+    if hasattr(os, "pwritev"):
+        for i in range(0, len(chunks), _IOV_MAX):
+            group = chunks[i : i + _IOV_MAX]
+            want = sum(map(len, group))
+            done = os.pwritev(fd, group, at)
+            if done < want:
+                _write_all(fd, b"".join(group)[done:], at + done)
+            at += want
+        return
+    _write_all(fd, b"".join(chunks), at)
+
+
+def _write_all(fd: int, data: bytes, at: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, at)
+        view, at = view[n:], at + n
+
+
 def copy_range(src: int, dst: int, count: int, src_at: int, dst_at: int) -> None:
     """Copy ``count`` bytes between two files, inside the kernel where it can.
 
@@ -63,11 +88,9 @@ def copy_range(src: int, dst: int, count: int, src_at: int, dst_at: int) -> None
         data = os.pread(src, min(count, 1 << 20), src_at)
         if not data:
             raise OSError(errno.EIO, "data file shorter than its index says")
-        view = memoryview(data)
-        while view:
-            n = os.pwrite(dst, view, dst_at)
-            view, dst_at = view[n:], dst_at + n
-        count, src_at = count - len(data), src_at + len(data)
+        _write_all(dst, data, dst_at)
+        count, src_at, dst_at = count - len(data), src_at + len(data), dst_at + len(data)
 
 
 _HAS_COPY_FILE_RANGE = hasattr(os, "copy_file_range")
+_IOV_MAX = 1024

@@ -8,6 +8,7 @@ files, and a torn or corrupt frame is recognised and skipped.
 from __future__ import annotations
 
 import os
+import struct
 import zlib
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from unigate_storage_sliced.layout import (
     FRAME_PREFIX,
     VERSION,
 )
+
+_U32 = struct.Struct("<I")
 
 
 @dataclass(slots=True)
@@ -67,11 +70,11 @@ def frame_head(
     body_crc: int,
 ) -> bytes:
     """Frame header + keyword names for a body of ``length`` bytes whose CRC is known."""
-    kw = keyword_bytes(keywords)
+    kw = keyword_bytes(keywords) if keywords else b""
     prefix = FRAME_PREFIX.pack(
         FRAME_MAGIC, uid, sysbits, len(kw), internal_date, modseq, length, body_crc
     )
-    return prefix + zlib.crc32(kw, zlib.crc32(prefix)).to_bytes(4, "little") + kw
+    return prefix + _U32.pack(zlib.crc32(kw, zlib.crc32(prefix)) if kw else zlib.crc32(prefix)) + kw
 
 
 def keyword_bytes(keywords: list[str]) -> bytes:

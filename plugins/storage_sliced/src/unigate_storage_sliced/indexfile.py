@@ -64,6 +64,10 @@ class Rows:
     def add(self, row: Row) -> None:
         self._buf += RECORD.pack(*row)
 
+    def extend(self, packed: bytes) -> None:
+        """Add rows already encoded (``RECORD.pack``), in UID order after the others."""
+        self._buf += packed
+
     def row(self, i: int) -> Row:
         return RECORD.unpack_from(self._buf, i * RECORD.size)  # type: ignore[return-value]
 
@@ -206,21 +210,22 @@ def write_full(path: Path, header: IndexHeader, rows: Rows) -> None:
 
 
 class IndexWriter:
-    """The open index of a mailbox: appends rows and rewrites the header in place."""
+    """The open index of a mailbox, brought up to date by checkpoints."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.fd = os.open(path, os.O_RDWR)
 
-    def append(self, header: IndexHeader, new_rows: bytes) -> None:
-        """Write rows after the committed ones, then the header; one fdatasync."""
+    def checkpoint(self, header: IndexHeader, new_rows: bytes) -> None:
+        """Write the rows added since the last checkpoint after the committed ones, then
+        the header that commits them; one fdatasync.
+
+        A crash during it leaves the old header (the rows past its count are
+        ignored), the new one, or a torn pair that fails its CRCs and is rebuilt.
+        """
         os.pwrite(self.fd, new_rows, RECORDS_OFFSET + header.count * RECORD.size)
         header.records_crc = zlib.crc32(new_rows, header.records_crc)
         header.count += len(new_rows) // RECORD.size
-        os.pwrite(self.fd, _header_bytes(header), 0)
-        fdatasync(self.fd)
-
-    def rewrite_header(self, header: IndexHeader) -> None:
         os.pwrite(self.fd, _header_bytes(header), 0)
         fdatasync(self.fd)
 

@@ -35,7 +35,7 @@ from unigate_hookspecs.storage import (
 from unigate_storage_sliced import changelog, frames, indexfile
 from unigate_storage_sliced.cache import DerivedCache
 from unigate_storage_sliced.compaction import FrameWriter
-from unigate_storage_sliced.durable import fdatasync, fsync_dir, write_atomic
+from unigate_storage_sliced.durable import fdatasync, fsync_dir, write_atomic, write_chunks
 from unigate_storage_sliced.flagcodec import FlagCodec
 from unigate_storage_sliced.layout import (
     DATA_HEADER,
@@ -45,12 +45,17 @@ from unigate_storage_sliced.layout import (
     OP_FLAGS,
     OP_KEYWORD,
     OP_STATE,
+    RECORD,
     data_name,
     parse_data_name,
 )
 
 #: a data file is not grown past this size (a bigger message gets a file of its own)
 DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
+#: the index is brought up to date (one fdatasync) after this many appended messages
+#: or bytes of frames, and on close; a crash costs at most that much adoption scan
+CHECKPOINT_ROWS = 1024
+CHECKPOINT_BYTES = 16 * 1024 * 1024
 INDEX_NAME = "index.bdx"
 CACHE_NAME = "cache.dat"
 ATTRIBUTES_NAME = "attributes.json"
@@ -71,6 +76,8 @@ class SlicedStore(MailboxStore):
         self._expunged: set[int] = set()
         self._fds: dict[int, int] = {}
         self._index: indexfile.IndexWriter | None = None
+        #: bytes of frames appended since the last index checkpoint
+        self._unindexed_bytes = 0
         self._log: changelog.ChangeLog | None = None
         self._attributes: dict[str, str] = {}
 
@@ -150,18 +157,23 @@ class SlicedStore(MailboxStore):
             if cut:
                 warnings.append("journal: torn tail cut")
             self._log = log
-            self._replay(ops)
         else:
             if gen != 0 or len(rows):
                 warnings.append(
                     "journal missing: flag changes and expunges since the last compaction lost"
                 )
             self._log = changelog.ChangeLog.create(log_path, gen, self._base_log_entries())
+            ops = []
         for p in doomed:
             p.unlink(missing_ok=True)
         self._index = indexfile.IndexWriter(self.index_path)
+        self._unindexed_bytes = 0
+        # frames past the checkpoint first (their keyword ids are the journal's), then
+        # the journal, whose changes and UIDNEXT may be about those very messages
+        self._replay([op for op in ops if op[0] == OP_KEYWORD])
         if grown:
             self._adopt(grown, warnings)
+        self._replay(ops)
         return True
 
     def _adopt(self, grown: list[tuple[int, int]], warnings: list[str]) -> None:
@@ -186,9 +198,7 @@ class SlicedStore(MailboxStore):
         adopted = len(self._rows) - start_count
         if adopted:
             warnings.append(f"{adopted} message(s) found in data files beyond the index: adopted")
-        assert self._index is not None
-        self._header.keywords = list(self._codec.keywords)
-        self._index.append(self._header, self._rows.packed(start_count))
+        self._checkpoint()
 
     def _add_frame_row(self, num: int, fr: frames.ScannedFrame) -> None:
         sysbits, kwbits, _new = self._codec.encode(frozenset(fr.keywords))
@@ -340,6 +350,7 @@ class SlicedStore(MailboxStore):
             self._log = changelog.ChangeLog.create(log_path, chosen_gen, self._base_log_entries())
         fsync_dir(self.path)
         self._index = indexfile.IndexWriter(self.index_path)
+        self._unindexed_bytes = 0
 
     def _base_log_entries(self) -> list[bytes]:
         h = self._header
@@ -430,50 +441,62 @@ class SlicedStore(MailboxStore):
         size = files.get(num, 0)
         new_files: list[int] = []
         pending: dict[int, list[bytes]] = {}
-        start_count = len(self._rows)
         records: list[MessageRecord] = []
         # define the batch's new keywords first: this is the only step that can refuse
         _s, _k, new_kw = self._codec.encode(frozenset().union(*(m.flags for m in messages)))
         log_entries = [changelog.keyword_entry(i, n) for i, n in new_kw]
+        encode = self._codec.encode
+        rows: list[bytes] = []
         for msg in messages:
-            sysbits, kwbits, _none = self._codec.encode(msg.flags)
+            sysbits, kwbits, _none = encode(msg.flags)
             date = msg.internal_date or now
             uid = h.uidnext
-            head, body_at = frames.frame(
-                uid, sysbits, self._codec.keyword_names(kwbits), date, msg.modseq, msg.data
+            length = len(msg.data)
+            names = self._codec.keyword_names(kwbits) if kwbits else []
+            head = frames.frame_head(
+                uid, sysbits, names, date, msg.modseq, length, zlib.crc32(msg.data)
             )
-            need = len(head) + len(msg.data)
+            need = len(head) + length
             if num == 0 or (size + need > self.max_file_size and size > DATA_HEADER.size):
                 num += 1
                 self._new_data_file(num, h.generation)
                 new_files.append(num)
                 size = DATA_HEADER.size
             pending.setdefault(num, []).extend((head, msg.data))
-            self._rows.add(
-                (uid, num, size + body_at, len(msg.data), date, msg.modseq, sysbits, kwbits)
+            rows.append(
+                RECORD.pack(uid, num, size + len(head), length, date, msg.modseq, sysbits, kwbits)
             )
-            records.append(MessageRecord(uid, msg.flags, date, len(msg.data), msg.modseq))
+            records.append(MessageRecord(uid, msg.flags, date, length, msg.modseq))
             size += need
             files[num] = size
             h.uidnext = uid + 1
-            h.highestmodseq = max(h.highestmodseq, msg.modseq)
+            if msg.modseq > h.highestmodseq:
+                h.highestmodseq = msg.modseq
+        self._rows.extend(b"".join(rows))
         if log_entries:
             self._log.write(log_entries)
         for fnum, chunks in pending.items():
             fd = self._fd(fnum)
-            data = b"".join(chunks)
-            at = files[fnum] - len(data)
-            view = memoryview(data)
-            while view:
-                written = os.pwrite(fd, view, at)
-                view = view[written:]
-                at += written
+            write_chunks(fd, chunks, files[fnum] - sum(map(len, chunks)))
             fdatasync(fd)
         if new_files:
             fsync_dir(self.path)
-        h.keywords = list(self._codec.keywords)
-        self._index.append(h, self._rows.packed(start_count))
+        # durable now: the frames are the truth, the index catches up at checkpoints
+        self._unindexed_bytes += sum(sum(map(len, chunks)) for chunks in pending.values())
+        if (
+            len(self._rows) - h.count >= CHECKPOINT_ROWS
+            or self._unindexed_bytes >= CHECKPOINT_BYTES
+        ):
+            self._checkpoint()
         return records
+
+    def _checkpoint(self) -> None:
+        """Write the index rows and header for everything appended so far."""
+        assert self._index is not None
+        h = self._header
+        h.keywords = list(self._codec.keywords)
+        self._index.checkpoint(h, self._rows.packed(h.count))
+        self._unindexed_bytes = 0
 
     def set_flags(self, changes: Sequence[FlagChange]) -> None:
         assert self._log is not None, "load() first"
@@ -607,6 +630,7 @@ class SlicedStore(MailboxStore):
         fsync_dir(self.path)
         self._index.close()
         self._index = indexfile.IndexWriter(self.index_path)
+        self._unindexed_bytes = 0
         self._log = new_log
         self._header = new_header
         self._rows = keep
@@ -629,7 +653,11 @@ class SlicedStore(MailboxStore):
             self._log = None
 
     def close(self) -> None:
-        self._release()
+        try:
+            if self._index is not None and len(self._rows) > self._header.count:
+                self._checkpoint()
+        finally:
+            self._release()
 
 
 def create(path: Path, uidvalidity: int) -> None:
