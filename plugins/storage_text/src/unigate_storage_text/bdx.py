@@ -120,24 +120,21 @@ def read(path: Path, st_ino: int, file_size: int) -> tuple[int, list[RowTuple]] 
         return None
     if not isinstance(keywords, dict):
         return None
-    unpacked = list(RECORD.iter_unpack(raw[HEADER.size : end]))
-    if not unpacked:
-        return indexed, []
-    uids, offs, widths, stored, sizes, dates, modseqs, bits, no_eol = zip(*unpacked, strict=True)
-    table: dict[int, frozenset[str]] = {b: frozenset(bits_to_flags(b)) for b in set(bits)}
-    flags = list(map(table.__getitem__, bits))
-    if keywords:
-        at = dict(zip(uids, range(len(uids)), strict=True))
-        for uid, kws in keywords.items():
-            i = at.get(int(uid)) if uid.isdigit() else None
-            if i is not None and kws:
-                flags[i] = frozenset(bits_to_flags(bits[i]) + [str(k) for k in kws])
-    rows = list(
-        zip(
-            uids, offs, widths, stored, sizes, dates, modseqs, flags, map(bool, no_eol), strict=True
-        )
-    )
-    return indexed, rows  # type: ignore[return-value]
+    cache: dict[int, frozenset[str]] = {}
+    rows: list[RowTuple] = []
+    append = rows.append
+    for uid, off, llen, slen, size, date, modseq, bits, no_eol in RECORD.iter_unpack(
+        raw[HEADER.size : end]
+    ):
+        kws = keywords.get(str(uid)) if keywords else None
+        if kws:
+            flags = frozenset(bits_to_flags(bits) + kws)
+        else:
+            flags = cache.get(bits)
+            if flags is None:
+                flags = cache[bits] = frozenset(bits_to_flags(bits))
+        append((uid, off, llen, slen, size, date, modseq, flags, no_eol == 1))
+    return indexed, rows
 
 
 def mark_dirty(path: Path) -> None:
