@@ -4,7 +4,8 @@ Not a test: a script that prints a table. For each format it measures
 
 * append   -- ``--count`` messages of about ``--size`` bytes, in batches of ``--batch``
               (our drivers: one ``append`` call per batch, durable on return;
-              Dovecot: one IMAP MULTIAPPEND command per batch),
+              Dovecot: one IMAP MULTIAPPEND command per batch); only the call is
+              timed, not the making of the messages,
 * open     -- a cold open: a fresh store and ``load()`` (Dovecot: SELECT in a fresh
               ``imap`` process, process start-up excluded),
 * flags    -- all flags read (ours: walk the loaded records; Dovecot: UID FETCH 1:* FLAGS),
@@ -13,10 +14,16 @@ Not a test: a script that prints a table. For each format it measures
 * reclaim  -- the space given back (ours: ``compact()``; mdbox: ``doveadm purge``;
               maildir frees files at expunge),
 
-plus the bytes on disk before and after. Dovecot (package ``dovecot-core`` and
-``dovecot-imapd``) is driven through its ``imap`` binary in pre-authenticated
-mode (``doveadm -c CONF exec imap``) with a minimal config in a temporary
-directory, and ``doveadm purge``; formats ``mdbox`` and ``maildir``. Dovecot runs
+plus the bytes on disk before and after. Before the formats run, the disk itself is
+measured on the same filesystem (a file beside the mailboxes): serial ``--size``
+appends to one file, each followed by ``fdatasync``, and serial appends of one batch
+(``--batch`` x ``--size`` bytes) each followed by one ``fdatasync``. The append
+figures are printed as a ratio to that batch rate: the time one durable batch takes
+on this disk with nothing but one write and one flush.
+
+Dovecot (package ``dovecot-core`` and ``dovecot-imapd``) is driven through its
+``imap`` binary in pre-authenticated mode (``doveadm -c CONF exec imap``) with a
+minimal config in a temporary directory, and ``doveadm purge``; formats ``mdbox`` and ``maildir``. Dovecot runs
 with its default ``mail_fsync = optimized``. Everything runs on one machine in one
 run; the page cache is warm for every "cold" open.
 
@@ -84,6 +91,30 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - t, out
 
 
+# -- the disk itself ---------------------------------------------------------------
+
+
+def disk_fsync(root: Path, size: int, batch: int, rounds: int) -> dict[str, float]:
+    """Seconds per durable append on this filesystem: one ``size`` write + ``fdatasync``,
+    and one ``batch`` x ``size`` write + ``fdatasync`` (``rounds`` of each, serial)."""
+    sync = getattr(os, "fdatasync", os.fsync)
+    out: dict[str, float] = {}
+    for key, chunk in (("fsync-1", size), ("fsync-batch", size * batch)):
+        data = os.urandom(chunk)
+        path = root / f"{key}.probe"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            t = time.perf_counter()
+            for _ in range(rounds):
+                os.write(fd, data)
+                sync(fd)
+            out[key] = (time.perf_counter() - t) / rounds
+        finally:
+            os.close(fd)
+            path.unlink()
+    return out
+
+
 # -- our drivers -------------------------------------------------------------------
 
 
@@ -94,17 +125,18 @@ def run_ours(fmt: str, root: Path, count: int, batch: int, size: int) -> dict[st
     store = driver.open(path)
     store.load()
     res: dict[str, float] = {}
-    t = time.perf_counter()
+    spent = 0.0
     modseq = 1
     for start in range(0, count, batch):
-        store.append(
-            [
-                NewMessage(make_message(i, size), frozenset(), 1_795_000_000 + i, modseq)
-                for i in range(start, min(count, start + batch))
-            ]
-        )
+        batch_msgs = [
+            NewMessage(make_message(i, size), frozenset(), 1_795_000_000 + i, modseq)
+            for i in range(start, min(count, start + batch))
+        ]
+        t = time.perf_counter()
+        store.append(batch_msgs)
+        spent += time.perf_counter() - t
         modseq += 1
-    res["append"] = time.perf_counter() - t
+    res["append"] = spent
     store.close()
     store = driver.open(path)
     res["open"], state = timed(store.load)
@@ -220,14 +252,16 @@ def run_dovecot(fmt: str, root: Path, count: int, batch: int, size: int) -> dict
     store_dir = home / ("mdbox" if fmt == "mdbox" else "Maildir")
     res: dict[str, float] = {}
     imap = Imap(conf, home, user)
-    t = time.perf_counter()
+    spent = 0.0
     for start in range(0, count, batch):
         parts: list[bytes] = []
         for i in range(start, min(count, start + batch)):
             data = make_message(i, size)
             parts.append(b' () "25-Nov-2026 11:00:00 +0000" {%d+}\r\n' % len(data) + data)
+        t = time.perf_counter()
         imap.cmd(b"APPEND INBOX" + parts[0], parts[1:])
-    res["append"] = time.perf_counter() - t
+        spent += time.perf_counter() - t
+    res["append"] = spent
     imap.close()
     imap = Imap(conf, home, user)
     res["open"], lines = timed(lambda: imap.cmd(b"SELECT INBOX"))
@@ -283,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument(
+        "--fsync-rounds", type=int, default=200, help="serial appends timed for the disk's rate"
+    )
     ap.add_argument("--formats", default=",".join(OURS + DOVECOT))
     ap.add_argument("--dir", type=Path, default=None, help="where to put the mailboxes")
     ap.add_argument("--keep", action="store_true", help="keep the mailboxes afterwards")
@@ -295,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="unigate-bench-", dir=args.dir))
     base.chmod(0o755)  # Dovecot runs as an unprivileged user
     try:
+        disk = disk_fsync(base, args.size, args.batch, args.fsync_rounds)
         for fmt in formats:
             root = base / fmt
             root.mkdir()
@@ -330,10 +368,20 @@ def main(argv: list[str] | None = None) -> int:
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))
             )
         )
-    if "mslc" in results:
-        per = results["mslc"]["append"] / args.count * 1e6
+    batches = -(-args.count // args.batch)
+    print(
+        f"\ndisk (same filesystem, {args.fsync_rounds} serial appends each): "
+        f"{args.size} B write + fdatasync {disk['fsync-1'] * 1e6:.0f} us "
+        f"({1 / disk['fsync-1']:.0f}/s); {args.batch} x {args.size} B write + fdatasync "
+        f"{disk['fsync-batch'] * 1000:.2f} ms ({args.batch / disk['fsync-batch']:.0f} messages/s)"
+    )
+    for fmt, res in results.items():
+        per_batch = res["append"] / batches
         print(
-            f"\nmslc: {per:.0f} us per appended message; cold open {results['mslc']['open'] * 1000:.1f} ms"
+            f"{fmt}: append {res['append'] / args.count * 1e6:.0f} us per message, "
+            f"{per_batch * 1000:.2f} ms per batch = {per_batch / disk['fsync-batch']:.2f}x "
+            f"the disk's durable batch ({per_batch / disk['fsync-1']:.1f}x one {args.size} B fdatasync); "
+            f"cold open {res['open'] * 1000:.1f} ms"
         )
     return 0
 

@@ -13,8 +13,10 @@ Threading and concurrency contract (what a driver may assume):
   mailbox), so a driver needs no locks of its own and must not take OS locks.
 * :meth:`MailboxStore.append` receives a *batch*: the manager gathers the appends
   that arrive while a previous batch is being written (group commit). The batch is
-  durable -- data and index record fsynced -- when the call returns; only then is any
-  client acknowledged.
+  durable when the call returns -- whatever the next :meth:`MailboxStore.load` needs
+  to find the messages again is fsynced: their data and index records, or
+  self-describing data from which the index is brought up to date on that load;
+  only then is any client acknowledged.
 * A process may be killed at any instant. The next :meth:`MailboxStore.load` must
   repair whatever it finds: a torn tail is cut, an index that disagrees with the data
   is rebuilt from the data. A message whose append returned must be there, once.

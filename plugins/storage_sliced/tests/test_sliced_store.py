@@ -197,10 +197,41 @@ def test_crash_between_data_and_index_adopts_frames(tmp_path: Path) -> None:
     assert st2.warnings == [] and len(st2.records) == 9
 
 
+def test_appends_past_the_checkpoint_survive_a_kill(tmp_path: Path) -> None:
+    driver, path = _box(tmp_path, max_file_size=8192)
+    _fill(driver, path, 10).close()  # close checkpoints the index
+    s, _ = _open(driver, path)
+    s.set_flags([FlagChange(1, frozenset({"Other"}), 2)])  # keyword id 0, in the journal
+    recs = s.append(
+        [
+            NewMessage(_msg(i), frozenset({"Later"}) if i % 2 else frozenset(), 2000 + i, 3)
+            for i in range(10, 30)
+        ]
+    )  # keyword id 1; durable, but the index still ends at message 10
+    header, _rows = indexfile.read(path / "index.bdx") or (None, None)
+    assert header is not None and header.count == 10
+    s.set_flags([FlagChange(recs[0].uid, frozenset({"\\Flagged", "Other"}), 4)])
+    s.expunge([recs[1].uid, recs[-1].uid], 5)
+    s.close.__func__  # noqa: B018 - no close: the process is killed here
+    s2, st = _open(driver, path)
+    assert any("adopted" in w for w in st.warnings)
+    live = [u for u in range(1, 31) if u not in (recs[1].uid, recs[-1].uid)]
+    assert [r.uid for r in st.records] == live and st.uidnext == 31 and st.highestmodseq == 5
+    by = {r.uid: r for r in st.records}
+    assert by[1].flags == {"Other"}
+    assert by[11].flags == {"\\Flagged", "Other"} and by[11].modseq == 4
+    assert by[13].flags == frozenset() and by[14].flags == {"Later"}
+    assert all(s2.read(u) == _msg(u - 1) for u in live)
+    s2.close()
+    s3, again = _open(driver, path)
+    assert again.warnings == [] and _key(again) == _key(st)
+    s3.close()
+
+
 def test_truncated_data_file_keeps_whole_frames(tmp_path: Path) -> None:
     driver, path = _box(tmp_path, max_file_size=1 << 20)
     s = _fill(driver, path, 8)
-    ends = {u: s._cols.offset[i] + s._cols.length[i] for i, u in enumerate(s._cols.uid)}
+    ends = {row[0]: row[2] + row[3] for row in s._rows}
     s.close()
     full = (path / "data0001").read_bytes()
     snapshot = tmp_path / "snap"
@@ -253,6 +284,46 @@ def test_compaction_merges_and_reclaims(tmp_path: Path) -> None:
     s.close()
     (path / "index.bdx").unlink()
     _s, rebuilt = _open(driver, path)
+    assert _key(rebuilt) == _key(st)
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_compaction_copies_frames_and_remakes_a_misplaced_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
+    from unigate_storage_sliced import durable
+
+    monkeypatch.setattr(
+        durable, "_HAS_COPY_FILE_RANGE", kernel_copy and durable._HAS_COPY_FILE_RANGE
+    )
+    driver, path = _box(tmp_path, max_file_size=1 << 20)
+    s, _ = _open(driver, path)
+    flags = [frozenset({"Work", "$Label1"}) if i % 3 else frozenset() for i in range(30)]
+    s.append([NewMessage(_msg(i), flags[i], 1000 + i, 1) for i in range(30)])
+    s.set_flags([FlagChange(7, frozenset({"\\Flagged", "Later"}), 5)])
+    s.expunge([3, 20], 6)
+    data = (path / "data0001").read_bytes()
+    # damage the header of message 12's frame: compaction must not copy it blindly
+    _uid, _num, off12, *_ = s._rows.row(11)
+    at = data.rindex(layout.FRAME_MAGIC, 0, off12)
+    with open(path / "data0001", "r+b") as f:
+        f.seek(at)
+        f.write(b"XXXX")
+    s.compact()
+    s.close()
+    s, st = _open(driver, path)
+    live = [u for u in range(1, 31) if u not in (3, 20)]
+    assert [r.uid for r in st.records] == live and st.warnings == []
+    assert all(s.read(u) == _msg(u - 1) for u in live)
+    by = {r.uid: r for r in st.records}
+    assert by[7].flags == {"\\Flagged", "Later"} and by[7].modseq == 5
+    assert by[2].flags == flags[1] and by[12].flags == flags[11]
+    new = (path / "data0002").read_bytes()
+    head, _ = frames.frame(2, 0, s._codec.keyword_names(s._rows.row(1)[7]), 1001, 1, _msg(1))
+    assert head + _msg(1) in data and head + _msg(1) in new  # copied byte for byte
+    s.close()
+    (path / "index.bdx").unlink()
+    _s, rebuilt = _open(driver, path)  # every frame scans with good CRCs
     assert _key(rebuilt) == _key(st)
 
 
@@ -339,8 +410,9 @@ def test_index_rows_are_fixed_size(tmp_path: Path) -> None:
     _fill(driver, path, 5).close()
     got = indexfile.read(path / "index.bdx")
     assert got is not None
-    header, cols = got
-    assert header.count == 5 and cols.uid == [1, 2, 3, 4, 5]
+    header, rows = got
+    with rows.columns(indexfile.UID) as (uids,):
+        assert header.count == 5 and uids.tolist() == [1, 2, 3, 4, 5]
     raw = (path / "index.bdx").read_bytes()
     first = struct.unpack_from("<8q", raw, layout.RECORDS_OFFSET)
     assert first[0] == 1 and first[1] == 1 and first[3] == len(_msg(0))

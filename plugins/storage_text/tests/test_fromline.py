@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -142,3 +143,18 @@ def test_escape_matches_the_line_rule(parts: list[bytes]) -> None:
 @given(st.integers(min_value=0, max_value=253402300799))
 def test_time_stamp_round_trip(ts: int) -> None:
     assert fromline.parse_time(fromline.format_time(ts)) == ts
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"From <a@b.c>(S_F_________+12#3*Work-7-) Tue Nov 14 22:13:20 2023    ",
+        b"From <>(SA-12-) Wed Nov 25 11:14:52 2026",
+        b"From MAILER-DAEMON Fri Jul  8 12:08:34 2011",
+        b"From x@y(",
+        b"Frobnicate",
+    ],
+)
+def test_return_path_alone_matches_parse(line: bytes) -> None:
+    fl = fromline.parse(line)
+    assert fromline.return_path(line) == (fl.return_path if fl is not None else "")

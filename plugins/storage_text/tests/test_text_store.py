@@ -122,6 +122,50 @@ def test_expunge_compacts_and_keeps_uidnext(driver: TextDriver, mbox: Path) -> N
     assert s2.append([NewMessage(b"new\n")])[0].uid == len(EDGE_MESSAGES) + 1
 
 
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_rewrite_moves_current_lines_and_remakes_stale_ones(
+    driver: TextDriver, mbox: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
+    from unigate_storage_text import durable
+
+    monkeypatch.setattr(
+        durable, "_HAS_COPY_FILE_RANGE", kernel_copy and durable._HAS_COPY_FILE_RANGE
+    )
+    s = _fill(driver, mbox, EDGE_MESSAGES)
+    s.set_flags([FlagChange(4, frozenset({"\\Answered"}), 20)])  # in place: line current
+    many = frozenset(f"keyword{i}" for i in range(30))
+    # one change fits, one overflows: the call rewrites, both lines must be made anew
+    s.set_flags([FlagChange(6, frozenset({"\\Draft"}), 21), FlagChange(7, many, 21)])
+    line_of_4 = mbox.read_bytes().split(b"\n")
+    kept_line = next(x for x in line_of_4 if b"-4-)" in x)
+    s.expunge([1, 9], 22)
+    assert kept_line in mbox.read_bytes().split(b"\n")  # moved byte for byte
+    s.close()
+    s2 = driver.open(mbox)
+    st = s2.load()
+    rec = {r.uid: r for r in st.records}
+    assert sorted(rec) == [u for u in range(1, len(EDGE_MESSAGES) + 1) if u not in (1, 9)]
+    assert rec[4].flags == {"\\Answered"} and rec[4].modseq == 20
+    assert rec[6].flags == {"\\Draft"} and rec[7].flags == many and rec[7].modseq == 21
+    assert rec[2].flags == {"\\Seen"}
+    assert all(s2.read(u) == EDGE_MESSAGES[u - 1] for u in rec)
+
+
+def test_close_indexes_what_was_appended(tmp_path: Path) -> None:
+    driver = TextDriver(index_threshold=1000)
+    path = tmp_path / "grown.mbox"
+    driver.create(path, 5)
+    _fill(driver, path, [b"Subject: %d\n\n" % i + b"x" * 200 + b"\n" for i in range(30)]).close()
+    s = driver.open(path)
+    assert isinstance(s, TextStore)
+    assert len(s.load().records) == 30 and s._index_state == "clean"
+    s.append([NewMessage(b"one more\n")])
+    s.close()
+    s = driver.open(path)
+    assert isinstance(s, TextStore)
+    assert len(s.load().records) == 31 and s._indexed_size == path.stat().st_size
+
+
 def test_attributes_in_place_and_grown(driver: TextDriver, mbox: Path) -> None:
     s = _fill(driver, mbox, EDGE_MESSAGES[:2])
     size = mbox.stat().st_size

@@ -8,6 +8,9 @@ log and, by name, in each data frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from unigate_storage_sliced.layout import MAX_KEYWORDS, SYSTEM_BITS, SYSTEM_FLAGS
 
 
@@ -68,13 +71,30 @@ class FlagCodec:
             got = self._cache[key] = frozenset(names)
         return got
 
-    def decode_many(self, sysbits: list[int], kwbits: list[int]) -> list[frozenset[str]]:
-        """Decode columns quickly: one dictionary look-up per message."""
+    def decode_many(self, sysbits: Sequence[int], kwbits: Sequence[int]) -> list[frozenset[str]]:
+        """Decode columns quickly: one C-level dictionary look-up per message.
+
+        The table fills itself (``__missing__``) with the few distinct bit patterns
+        a mailbox has, so the columns are walked once, with no Python code per message.
+        """
         if not any(kwbits):
-            table = {s: self.decode(s, 0) for s in set(sysbits)}
+            table = _Decoded(lambda s: self.decode(s, 0))
             return list(map(table.__getitem__, sysbits))
-        return [self.decode(s, k) for s, k in zip(sysbits, kwbits, strict=True)]
+        pairs = _Decoded(lambda p: self.decode(*p))
+        return list(map(pairs.__getitem__, zip(sysbits, kwbits, strict=True)))
 
     def keyword_names(self, kwbits: int) -> list[str]:
         """Names of the keywords in ``kwbits``."""
         return [n for i, n in enumerate(self.keywords) if kwbits >> i & 1 and n]
+
+
+class _Decoded(dict):  # type: ignore[type-arg]
+    """A dictionary that computes a missing value with ``make`` and keeps it."""
+
+    def __init__(self, make: Callable[[Any], frozenset[str]]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: Any) -> frozenset[str]:
+        value = self[key] = self._make(key)
+        return value

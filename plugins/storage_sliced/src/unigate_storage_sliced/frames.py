@@ -7,6 +7,8 @@ files, and a torn or corrupt frame is recognised and skipped.
 
 from __future__ import annotations
 
+import os
+import struct
 import zlib
 from dataclasses import dataclass
 
@@ -18,6 +20,8 @@ from unigate_storage_sliced.layout import (
     FRAME_PREFIX,
     VERSION,
 )
+
+_U32 = struct.Struct("<I")
 
 
 @dataclass(slots=True)
@@ -52,12 +56,46 @@ def frame(
     uid: int, sysbits: int, keywords: list[str], internal_date: int, modseq: int, body: bytes
 ) -> tuple[bytes, int]:
     """Return (frame header + keyword names, offset of the body within the frame)."""
-    kw = " ".join(keywords).encode("utf-8")
-    prefix = FRAME_PREFIX.pack(
-        FRAME_MAGIC, uid, sysbits, len(kw), internal_date, modseq, len(body), zlib.crc32(body)
-    )
-    head = prefix + zlib.crc32(kw, zlib.crc32(prefix)).to_bytes(4, "little") + kw
+    head = frame_head(uid, sysbits, keywords, internal_date, modseq, len(body), zlib.crc32(body))
     return head, len(head)
+
+
+def frame_head(
+    uid: int,
+    sysbits: int,
+    keywords: list[str],
+    internal_date: int,
+    modseq: int,
+    length: int,
+    body_crc: int,
+) -> bytes:
+    """Frame header + keyword names for a body of ``length`` bytes whose CRC is known."""
+    kw = keyword_bytes(keywords) if keywords else b""
+    prefix = FRAME_PREFIX.pack(
+        FRAME_MAGIC, uid, sysbits, len(kw), internal_date, modseq, length, body_crc
+    )
+    return prefix + _U32.pack(zlib.crc32(kw, zlib.crc32(prefix)) if kw else zlib.crc32(prefix)) + kw
+
+
+def keyword_bytes(keywords: list[str]) -> bytes:
+    """The keyword names as a frame holds them."""
+    return " ".join(keywords).encode("utf-8")
+
+
+def body_crc_at(fd: int, start: int, uid: int, kwlen: int, length: int) -> int | None:
+    """The body CRC in the frame header at ``start``; None unless that header is whole
+    (magic, header CRC) and is the one expected (UID, keyword-names and body length)."""
+    raw = os.pread(fd, FRAME.size + kwlen, start)
+    if len(raw) < FRAME.size + kwlen:
+        return None
+    magic, f_uid, _sys, f_kwlen, _date, _modseq, f_length, body_crc, head_crc = FRAME.unpack_from(
+        raw
+    )
+    if magic != FRAME_MAGIC or (f_uid, f_kwlen, f_length) != (uid, kwlen, length):
+        return None
+    if zlib.crc32(raw[FRAME.size :], zlib.crc32(raw[: FRAME.size - 4])) != head_crc:
+        return None
+    return int(body_crc)
 
 
 def scan(data: bytes, start: int) -> tuple[list[ScannedFrame], int, int]:

@@ -118,6 +118,8 @@ def read(path: Path, st_ino: int, file_size: int) -> tuple[int, list[RowTuple]] 
         keywords: dict[str, list[str]] = json.loads(raw[end:])
     except ValueError:
         return None
+    if not isinstance(keywords, dict):
+        return None
     cache: dict[int, frozenset[str]] = {}
     rows: list[RowTuple] = []
     append = rows.append

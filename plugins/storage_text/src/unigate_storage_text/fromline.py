@@ -25,6 +25,7 @@ returns the appended bytes.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -146,19 +147,24 @@ def flags_field(
     flags: frozenset[str], stored_length: int | None, modseq: int, no_eol: bool, escapes: int = 0
 ) -> str:
     """The FLAGS part of the comment: fixed slots, length, modseq, keywords."""
-    lowered = {f.lower() for f in flags}
-    slots = [letter if name.lower() in lowered else "_" for name, letter in FLAG_LETTERS]
-    slots.append(NO_EOL_LETTER if no_eol else "_")
-    out = "".join(slots)
+    slots, keywords = _slots_and_keywords(flags, no_eol)
+    out = slots
     if stored_length is not None:
         out += f"+{stored_length}"
         if escapes:
             out += f":{escapes}"
-    out += f"#{modseq}"
+    return f"{out}#{modseq}{keywords}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _slots_and_keywords(flags: frozenset[str], no_eol: bool) -> tuple[str, str]:
+    """The slot letters and the ``*keyword`` suffix of a flag set (a mailbox has few
+    distinct flag sets, and a flag change or rewrite builds thousands of lines)."""
+    lowered = {f.lower() for f in flags}
+    slots = [letter if name.lower() in lowered else "_" for name, letter in FLAG_LETTERS]
+    slots.append(NO_EOL_LETTER if no_eol else "_")
     keywords = sorted(f for f in flags if f.lower() not in _FLAG_TO_LETTER)
-    for kw in keywords:
-        out += "*" + kw
-    return out
+    return "".join(slots), "".join("*" + kw for kw in keywords)
 
 
 def build(
@@ -189,6 +195,16 @@ def build(
     if len(raw) > width:
         raise ValueError("From-line does not fit")
     return raw + b" " * (width - len(raw))
+
+
+def return_path(line: bytes) -> str:
+    """The return path of a From-line, as :func:`parse` gives it, without the rest."""
+    m = _COMMENTED.match(line) if line.startswith(b"From ") else None
+    if m is None:
+        fl = parse(line)
+        return fl.return_path if fl is not None else ""
+    rp = m.group(1).decode("utf-8", "surrogateescape")
+    return rp[1:-1] if rp.startswith("<") and rp.endswith(">") else rp
 
 
 def parse(line: bytes) -> FromLine | None:

@@ -11,15 +11,18 @@ attribute changes also rewrite in place. Big files get a ``.bdx`` index (:mod:`b
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import json
 import mmap
+import operator
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 from unigate_hookspecs.storage import (
@@ -30,6 +33,7 @@ from unigate_hookspecs.storage import (
     NewMessage,
 )
 from unigate_storage_text import bdx, fromline
+from unigate_storage_text.copier import RunCopier
 from unigate_storage_text.durable import fdatasync, fsync_dir, write_atomic
 
 #: "Index Mailboxes larger than" (manual L11204)
@@ -58,6 +62,13 @@ class _Entry:
     #: needs a new From-line on the next write (legacy line, no length, duplicate UID)
     legacy: bool = False
     has_length: bool = True
+    #: the flags or MODSEQ changed and the From-line on disk does not say so yet
+    stale: bool = False
+
+    @property
+    def current(self) -> bool:
+        """Does the From-line on disk describe the entry exactly (a rewrite may copy it)?"""
+        return not (self.legacy or self.stale) and self.has_length
 
     @property
     def escapes(self) -> int:
@@ -147,6 +158,23 @@ def _return_path(data: bytes) -> str:
         return ""
 
 
+_UID = operator.attrgetter("uid")
+_LEGACY = operator.attrgetter("legacy")
+_MODSEQ = operator.attrgetter("modseq")
+_HAS_LENGTH = operator.attrgetter("has_length")
+_RECORD_FIELDS = operator.attrgetter("uid", "flags", "internal_date", "size", "modseq")
+
+
+@contextlib.contextmanager
+def _image(fd: int, size: int) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes, mapped (an empty file cannot be mapped)."""
+    if size == 0:
+        yield b""
+        return
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as image:
+        yield image
+
+
 class TextStore(MailboxStore):
     """An open ``.mbox`` file. The manager serialises calls, so there are no locks."""
 
@@ -162,6 +190,8 @@ class TextStore(MailboxStore):
         self._header_room = 0
         self._needs_rewrite = False
         self._index_state = "absent"  # absent | clean | dirty
+        #: bytes of the file the index covers (0: no usable index)
+        self._indexed_size = 0
         self._size = 0
 
     # -- opening ---------------------------------------------------------------
@@ -196,8 +226,10 @@ class TextStore(MailboxStore):
             self._entries = list(itertools.starmap(_Entry, rows))
             start = indexed_size
             self._index_state = "clean"
+            self._indexed_size = indexed_size
         else:
             self._index_state = "dirty" if self.index_path.exists() else "absent"
+            self._indexed_size = 0
         if size > start:
             with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as image:
                 parsed, good_end = self._scan(image, start, warnings)
@@ -211,7 +243,7 @@ class TextStore(MailboxStore):
             size = good_end
         self._size = size
         self._fix_missing_separator(fd)
-        self._assign_uids(warnings)
+        in_order = self._assign_uids(warnings)
         self._by_uid = {e.uid: e for e in self._entries}
         if (
             (self._index_state != "clean" or parsed)
@@ -221,19 +253,10 @@ class TextStore(MailboxStore):
             self._write_index()
         elif self._size <= self.index_threshold and self._index_state != "absent":
             self._remove_index()
-        entries = self._entries
-        if any(a.uid > b.uid for a, b in zip(entries, entries[1:], strict=False)):
-            entries = sorted(entries, key=lambda e: e.uid)
-        records = list(
-            map(
-                MessageRecord,
-                [e.uid for e in entries],
-                [e.flags for e in entries],
-                [e.internal_date for e in entries],
-                [e.size for e in entries],
-                [e.modseq for e in entries],
-            )
-        )
+        entries = self._entries if in_order else sorted(self._entries, key=_UID)
+        # C loops only: the fields as a plain tuple, then the NamedTuple made from it
+        # without its Python-level __new__
+        records = list(map(tuple.__new__, repeat(MessageRecord), map(_RECORD_FIELDS, entries)))
         h = self._header
         return MailboxState(
             uidvalidity=h.uidvalidity,
@@ -375,8 +398,20 @@ class TextStore(MailboxStore):
             fdatasync(fd)
             self._size += 1
 
-    def _assign_uids(self, warnings: list[str]) -> None:
+    def _assign_uids(self, warnings: list[str]) -> bool:
+        """Give legacy and duplicate-UID messages new UIDs; True when the entries are
+        then in UID order. The usual file (ours, UIDs increasing) is checked with C
+        loops only."""
         h = self._header
+        entries = self._entries
+        uids = list(map(_UID, entries))
+        increasing = all(map(operator.lt, [0, *uids], uids))
+        if increasing and not any(map(_LEGACY, entries)):
+            h.highestmodseq = max(h.highestmodseq, max(map(_MODSEQ, entries), default=0))
+            h.uidnext = max(h.uidnext, uids[-1] + 1 if uids else 1)
+            if not all(map(_HAS_LENGTH, entries)):
+                self._needs_rewrite = True
+            return True
         seen: set[int] = set()
         top = 0
         for e in self._entries:
@@ -401,6 +436,8 @@ class TextStore(MailboxStore):
             )
         if self._entries and any(not e.has_length for e in self._entries):
             self._needs_rewrite = True
+        uids = list(map(_UID, entries))
+        return all(map(operator.lt, uids, uids[1:]))
 
     # -- writing ---------------------------------------------------------------
     def append(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
@@ -471,6 +508,7 @@ class TextStore(MailboxStore):
                 continue
             e.flags = frozenset(ch.flags)
             e.modseq = ch.modseq
+            e.stale = True
             self._header.highestmodseq = max(self._header.highestmodseq, ch.modseq)
             try:
                 line = fromline.build(
@@ -498,6 +536,8 @@ class TextStore(MailboxStore):
         for e, line in pending:
             os.pwrite(fd, line, e.line_off)
         fdatasync(fd)
+        for e, _line in pending:
+            e.stale = False
 
     def expunge(self, uids: Sequence[int], modseq: int) -> None:
         self._header.highestmodseq = max(self._header.highestmodseq, modseq)
@@ -508,8 +548,7 @@ class TextStore(MailboxStore):
 
     def _return_path_of(self, e: _Entry) -> str:
         if e.return_path is None:
-            fl = fromline.parse(os.pread(self._open_fd(), e.line_len, e.line_off))
-            e.return_path = fl.return_path if fl is not None else ""
+            e.return_path = fromline.return_path(os.pread(self._open_fd(), e.line_len, e.line_off))
         return e.return_path
 
     def _write_header_in_place(self, fd: int) -> bool:
@@ -542,74 +581,100 @@ class TextStore(MailboxStore):
         return data[:-1] if e.no_eol else data
 
     def close(self) -> None:
+        """Close the file; first bring the index up to date when flags changed or
+        messages were appended since it was written, so the next open reads it."""
         if self._fd is not None:
-            if (
-                self._index_state == "dirty"
-                and self._size > self.index_threshold
-                and not self._needs_rewrite
-            ):
+            stale = self._index_state == "dirty" or self._indexed_size < self._size
+            if stale and self._size > self.index_threshold and not self._needs_rewrite:
                 self._write_index()
             os.close(self._fd)
             self._fd = None
 
     # -- whole-file rewrite and the index --------------------------------------
     def _rewrite(self, drop: set[int]) -> None:
-        """Write the live messages to a new file and rename it over (compaction)."""
+        """Write the live messages to a new file and rename it over (compaction).
+
+        A message whose From-line is current moves byte for byte (From-line, body,
+        separator) as part of a run of adjacent ones, copied in the kernel; only the
+        others get a new From-line, and their bodies are read.
+        """
         fd = self._open_fd()
         if os.fstat(fd).st_size != self._size:
             self._load()  # take in what a local mailer appended before dropping the file
             fd = self._open_fd()
         h = self._header
         line, body = header_message(h)
-        chunks: list[bytes] = [line, b"\n", body, b"\n"]
-        off = len(line) + 1 + len(body) + 1
         self._header_line_len = len(line)
         self._header_room = len(body)
-        kept: list[_Entry] = []
-        for e in self._entries:
-            if e.uid in drop:
-                continue
-            stored = os.pread(fd, e.stored_len, e.body_off)
-            no_eol = e.no_eol
-            if not stored.endswith(b"\n"):
-                stored += b"\n"
-                no_eol = True
-            new_line = fromline.build(
-                return_path=self._return_path_of(e),
-                uid=e.uid,
-                flags=e.flags,
-                internal_date=e.internal_date,
-                stored_length=len(stored),
-                modseq=e.modseq,
-                no_eol=no_eol,
-                escapes=e.escapes,
-            )
-            chunks += (new_line, b"\n", stored, b"\n")
-            kept.append(
-                _Entry(
-                    e.uid,
-                    off,
-                    len(new_line),
-                    len(stored),
-                    e.size,
-                    e.internal_date,
-                    e.modseq,
-                    e.flags,
-                    no_eol,
-                    self._return_path_of(e),
-                )
-            )
-            off += len(new_line) + 1 + len(stored) + 1
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        out = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            copier = RunCopier(fd, out)
+            copier.write(line + b"\n" + body + b"\n")
+            with _image(fd, self._size) as image:
+                kept = [self._move(e, image, copier) for e in self._entries if e.uid not in drop]
+            copier.flush()
+            os.fsync(out)
+        finally:
+            os.close(out)
         self._remove_index()
-        write_atomic(self.path, chunks)
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
         os.close(fd)
         self._fd = None
         self._entries = kept
         self._by_uid = {e.uid: e for e in kept}
-        self._size = off
+        self._size = copier.size
         self._needs_rewrite = False
         if self._size > self.index_threshold:
             self._write_index()
+
+    def _move(self, e: _Entry, image: bytes | mmap.mmap, copier: RunCopier) -> _Entry:
+        """Put one message in the rewritten file; returns its entry there."""
+        off = copier.size
+        end = e.body_off + e.stored_len
+        if e.current and image[end - 1 : end] == b"\n":
+            copier.copy(e.line_off, end + 1 - e.line_off)  # the separator after it too
+            return _Entry(
+                e.uid,
+                off,
+                e.line_len,
+                e.stored_len,
+                e.size,
+                e.internal_date,
+                e.modseq,
+                e.flags,
+                e.no_eol,
+                e.return_path,
+            )
+        stored = image[e.body_off : end]
+        no_eol = e.no_eol
+        if not stored.endswith(b"\n"):
+            stored += b"\n"
+            no_eol = True
+        new_line = fromline.build(
+            return_path=self._return_path_of(e),
+            uid=e.uid,
+            flags=e.flags,
+            internal_date=e.internal_date,
+            stored_length=len(stored),
+            modseq=e.modseq,
+            no_eol=no_eol,
+            escapes=e.escapes,
+        )
+        copier.write(new_line + b"\n" + stored + b"\n")
+        return _Entry(
+            e.uid,
+            off,
+            len(new_line),
+            len(stored),
+            e.size,
+            e.internal_date,
+            e.modseq,
+            e.flags,
+            no_eol,
+            self._return_path_of(e),
+        )
 
     def _write_index(self) -> None:
         st = os.fstat(self._open_fd())
@@ -629,6 +694,7 @@ class TextStore(MailboxStore):
         ]
         bdx.write(self.index_path, st.st_ino, self._size, rows)
         self._index_state = "clean"
+        self._indexed_size = self._size
 
     def _dirty_index(self) -> None:
         if self._index_state == "clean":
@@ -640,6 +706,7 @@ class TextStore(MailboxStore):
             self.index_path.unlink(missing_ok=True)
             fsync_dir(self.path.parent)
         self._index_state = "absent"
+        self._indexed_size = 0
 
 
 def create(path: Path, uidvalidity: int) -> None:
