@@ -464,3 +464,31 @@ def test_too_many_keywords_refused_without_damage(tmp_path: Path) -> None:
     (path / "index.bdx").unlink()
     _s, rebuilt = _open(driver, path)
     assert _key(rebuilt) == _key(st)
+
+
+def test_the_meta_area_grows_with_the_number_of_data_files(tmp_path: Path) -> None:
+    # one message per data file: 1,500 files list more than the smallest meta area holds
+    driver, path = _box(tmp_path, max_file_size=600)
+    s = _fill(driver, path, 1500, batch=50)
+    s.close()
+    header, rows = indexfile.read(path / "index.bdx") or (None, None)
+    assert header is not None and rows is not None
+    assert len(header.files) >= 1500 and header.meta_area > layout.META_MIN
+    assert len(rows) == header.count == 1500
+    s, state = _open(driver, path)
+    assert [r.uid for r in state.records] == list(range(1, 1501))
+    assert s.read(1500) == _msg(1499)
+    s.append([NewMessage(_msg(1500), frozenset(), 5000, 2)])
+    s.close()
+    _s, state = _open(driver, path)
+    assert len(state.records) == 1501 and state.warnings == []
+
+
+def test_an_index_of_another_version_is_rebuilt(tmp_path: Path) -> None:
+    driver, path = _box(tmp_path)
+    _fill(driver, path, 8).close()
+    raw = bytearray((path / "index.bdx").read_bytes())
+    struct.pack_into("<I", raw, 8, 1)  # version 1: the fixed 16 KiB meta area
+    (path / "index.bdx").write_bytes(bytes(raw))
+    _s, state = _open(driver, path)
+    assert [r.uid for r in state.records] == list(range(1, 9))

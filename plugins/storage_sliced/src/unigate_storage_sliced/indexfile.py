@@ -16,7 +16,7 @@ import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from unigate_storage_sliced.durable import fdatasync, write_atomic
@@ -25,11 +25,12 @@ from unigate_storage_sliced.layout import (
     INDEX_HEADER,
     INDEX_HEADER_PREFIX,
     INDEX_MAGIC,
-    META_SIZE,
+    INDEX_VERSION,
+    META_MAX,
+    META_MIN,
     RECORD,
     RECORD_FIELDS,
-    RECORDS_OFFSET,
-    VERSION,
+    records_offset,
 )
 
 Row = tuple[int, int, int, int, int, int, int, int]
@@ -124,17 +125,27 @@ class IndexHeader:
     records_crc: int
     files: dict[int, int]
     keywords: list[str]
+    #: bytes reserved for the meta JSON between the header and the rows
+    meta_area: int = META_MIN
+
+
+class MetaAreaFull(Exception):  # noqa: N818 -- a signal: rewrite the index with a larger area
+    """The meta JSON no longer fits the index's meta area."""
+
+
+def _meta(h: IndexHeader) -> bytes:
+    return json.dumps(
+        {"files": {str(k): v for k, v in sorted(h.files.items())}, "keywords": h.keywords}
+    ).encode()
 
 
 def _header_bytes(h: IndexHeader) -> bytes:
-    meta = json.dumps(
-        {"files": {str(k): v for k, v in sorted(h.files.items())}, "keywords": h.keywords}
-    ).encode()
-    if len(meta) > META_SIZE:
-        raise ValueError("index meta area overflow")
+    meta = _meta(h)
+    if len(meta) > h.meta_area:
+        raise MetaAreaFull(f"{len(meta)} bytes of meta, {h.meta_area} reserved")
     prefix = INDEX_HEADER_PREFIX.pack(
         INDEX_MAGIC,
-        VERSION,
+        INDEX_VERSION,
         h.uidvalidity,
         h.uidnext,
         h.generation,
@@ -143,6 +154,7 @@ def _header_bytes(h: IndexHeader) -> bytes:
         h.records_crc,
         len(meta),
         zlib.crc32(meta),
+        h.meta_area,
     )
     head = prefix + zlib.crc32(prefix).to_bytes(4, "little")
     return head + b"\0" * (HEADER_SIZE - len(head)) + meta
@@ -152,18 +164,31 @@ def read(path: Path) -> tuple[IndexHeader, Rows] | None:
     """Decode a valid index, or None when it is missing or damaged."""
     try:
         with open(path, "rb", buffering=0) as f:
-            head = f.read(RECORDS_OFFSET)
-            if len(head) < RECORDS_OFFSET:
+            head = f.read(HEADER_SIZE)
+            if len(head) < HEADER_SIZE:
                 return None
-            (magic, version, uidvalidity, uidnext, gen, hms, count, rcrc, mlen, mcrc, hcrc) = (
-                INDEX_HEADER.unpack_from(head)
-            )
-            if magic != INDEX_MAGIC or version != VERSION:
+            (
+                magic,
+                version,
+                uidvalidity,
+                uidnext,
+                gen,
+                hms,
+                count,
+                rcrc,
+                mlen,
+                mcrc,
+                area,
+                hcrc,
+            ) = INDEX_HEADER.unpack_from(head)
+            if magic != INDEX_MAGIC or version != INDEX_VERSION:
                 return None
-            if zlib.crc32(head[: INDEX_HEADER_PREFIX.size]) != hcrc or mlen > META_SIZE:
+            if zlib.crc32(head[: INDEX_HEADER_PREFIX.size]) != hcrc:
                 return None
-            meta_raw = head[HEADER_SIZE : HEADER_SIZE + mlen]
-            if zlib.crc32(meta_raw) != mcrc:
+            if not META_MIN <= area <= META_MAX or mlen > area:
+                return None
+            meta_raw = f.read(area)[:mlen]
+            if len(meta_raw) != mlen or zlib.crc32(meta_raw) != mcrc:
                 return None
             buf = bytearray(count * RECORD.size)
             if f.readinto(buf) != len(buf) or zlib.crc32(buf) != rcrc:
@@ -176,7 +201,7 @@ def read(path: Path) -> tuple[IndexHeader, Rows] | None:
         keywords = [str(k) for k in meta["keywords"]]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    header = IndexHeader(uidvalidity, uidnext, gen, hms, count, rcrc, files, keywords)
+    header = IndexHeader(uidvalidity, uidnext, gen, hms, count, rcrc, files, keywords, area)
     return header, Rows(buf)
 
 
@@ -193,7 +218,7 @@ def read_header_only(path: Path) -> tuple[int, int, int] | None:
     if len(raw) < INDEX_HEADER.size:
         return None
     magic, version, uidvalidity, uidnext, _g, hms, *_rest, hcrc = INDEX_HEADER.unpack_from(raw)
-    if magic != INDEX_MAGIC or version != VERSION:
+    if magic != INDEX_MAGIC or version != INDEX_VERSION:
         return None
     if zlib.crc32(raw[: INDEX_HEADER_PREFIX.size]) != hcrc:
         return None
@@ -201,12 +226,19 @@ def read_header_only(path: Path) -> tuple[int, int, int] | None:
 
 
 def write_full(path: Path, header: IndexHeader, rows: Rows) -> None:
-    """Write a complete index atomically (create, rebuild, compaction)."""
+    """Write a complete index atomically (create, rebuild, compaction, a full meta area).
+
+    The meta area keeps at least half of itself free, doubling as needed, so a mailbox
+    with ever more data files never runs out of room between two full writes.
+    """
     packed = rows.packed()
     header.count = len(rows)
     header.records_crc = zlib.crc32(packed)
+    need = len(_meta(header))
+    while need > header.meta_area // 2:
+        header.meta_area *= 2
     head = _header_bytes(header)
-    write_atomic(path, [head, b"\0" * (RECORDS_OFFSET - len(head)), packed])
+    write_atomic(path, [head, b"\0" * (records_offset(header.meta_area) - len(head)), packed])
 
 
 class IndexWriter:
@@ -222,12 +254,17 @@ class IndexWriter:
 
         A crash during it leaves the old header (the rows past its count are
         ignored), the new one, or a torn pair that fails its CRCs and is rebuilt.
+        Raises `MetaAreaFull`, having written nothing, when the meta outgrew its area
+        (the caller then writes the whole index with `write_full`).
         """
-        os.pwrite(self.fd, new_rows, RECORDS_OFFSET + header.count * RECORD.size)
-        header.records_crc = zlib.crc32(new_rows, header.records_crc)
-        header.count += len(new_rows) // RECORD.size
-        os.pwrite(self.fd, _header_bytes(header), 0)
+        count = header.count + len(new_rows) // RECORD.size
+        crc = zlib.crc32(new_rows, header.records_crc)
+        head = _header_bytes(replace(header, count=count, records_crc=crc))
+        at = records_offset(header.meta_area) + header.count * RECORD.size
+        os.pwrite(self.fd, new_rows, at)
+        os.pwrite(self.fd, head, 0)
         fdatasync(self.fd)
+        header.count, header.records_crc = count, crc
 
     def close(self) -> None:
         os.close(self.fd)

@@ -1,13 +1,18 @@
-"""Byte layout of the sliced (``.mslc``) format, version 1: every struct in one place.
+"""Byte layout of the sliced (``.mslc``) format: every struct in one place.
+
+Data files and the journal are at `VERSION` 1, the index at `INDEX_VERSION` 2 (an
+index of another version is rebuilt from the data files and the journal).
 
 All integers are little-endian. See the plugin README for the prose description.
 
 * ``dataNNNN``: ``DATA_HEADER`` then frames. A frame is ``FRAME`` + keyword names
   (UTF-8, space separated) + the message bytes. ``header_crc`` covers the frame header
   fields before it and the keyword names; ``body_crc`` covers the message.
-* ``index.bdx``: ``INDEX_HEADER`` (padded to ``HEADER_SIZE``), a JSON meta area of
-  ``META_SIZE`` bytes (data file lengths, keyword table), then ``RECORD`` rows of eight
-  int64 each, the committed ``count`` of them covered by ``records_crc``.
+* ``index.bdx`` (its own version, `INDEX_VERSION`): ``INDEX_HEADER`` (padded to
+  ``HEADER_SIZE``), a JSON meta area (data file lengths, keyword table) whose size the
+  header gives (at least ``META_MIN``; doubled when the JSON outgrows half of it), then
+  ``RECORD`` rows of eight int64 each, the committed ``count`` of them covered by
+  ``records_crc``.
 * ``journal.G``: ``LOG_HEADER`` then entries ``LOG_ENTRY`` (payload length, crc32)
   + payload; the payload's first byte is the operation.
 """
@@ -29,13 +34,25 @@ FRAME = struct.Struct("<4sIIIqqqII")
 FRAME_PREFIX = struct.Struct("<4sIIIqqqI")
 
 INDEX_MAGIC = b"UGSLCBDX"
+INDEX_VERSION = 2
 #: magic, version, uidvalidity, uidnext, generation, highestmodseq, record count,
-#: records crc32, meta length, meta crc32, header crc32 (of everything before it)
-INDEX_HEADER = struct.Struct("<8sIIIIqqIIII")
-INDEX_HEADER_PREFIX = struct.Struct("<8sIIIIqqIII")
+#: records crc32, meta length, meta crc32, meta area size, header crc32 (of
+#: everything before it)
+INDEX_HEADER = struct.Struct("<8sIIIIqqIIIII")
+INDEX_HEADER_PREFIX = struct.Struct("<8sIIIIqqIIII")
 HEADER_SIZE = 128
-META_SIZE = 16384
-RECORDS_OFFSET = HEADER_SIZE + META_SIZE
+#: the smallest meta area (about 800 data files); the largest a reader accepts
+META_MIN = 16384
+META_MAX = 1 << 28
+
+
+def records_offset(meta_area: int) -> int:
+    """Where the rows start in an index whose meta area has ``meta_area`` bytes."""
+    return HEADER_SIZE + meta_area
+
+
+#: where the rows start in an index with the smallest meta area
+RECORDS_OFFSET = records_offset(META_MIN)
 #: uid, data file number, body offset, body length, internal date, modseq,
 #: system flag bits, keyword-id bits -- eight int64, decoded column-wise
 RECORD = struct.Struct("<8q")

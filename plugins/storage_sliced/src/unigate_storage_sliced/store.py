@@ -495,7 +495,12 @@ class SlicedStore(MailboxStore):
         assert self._index is not None
         h = self._header
         h.keywords = list(self._codec.keywords)
-        self._index.checkpoint(h, self._rows.packed(h.count))
+        try:
+            self._index.checkpoint(h, self._rows.packed(h.count))
+        except indexfile.MetaAreaFull:  # ever more data files: a larger meta area
+            self._index.close()
+            indexfile.write_full(self.index_path, h, self._rows)
+            self._index = indexfile.IndexWriter(self.index_path)
         self._unindexed_bytes = 0
 
     def set_flags(self, changes: Sequence[FlagChange]) -> None:
