@@ -278,3 +278,14 @@ def test_sasl_logins_through_the_service(tmp_path: Path) -> None:
         client.set_server_final(done.additional.decode())
 
     anyio.run(run)
+
+
+def test_serve_fits_the_gc_once_started() -> None:
+    """`unigate serve` freezes its start-up heap and raises the young-collection threshold
+    (checked in a child process: freezing is for the serving process, not pytest's)."""
+    code = (
+        "import gc; from unigate import cli; cli._started(None); "
+        "print(gc.get_freeze_count() > 0, gc.get_threshold()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", str(20_000)]

@@ -5,7 +5,9 @@ longer than documented.
 * a settings file is trusted for a second after its ``stat`` (in-process writes show at
   once, through the settings generation);
 * the mailbox manager's quota limits follow the same rule;
-* a shared mailbox keeps its byte usage up to date without summing every record.
+* a shared mailbox keeps its byte usage up to date without summing every record;
+* a session's view (records in sequence order) follows its own and others' changes,
+  and records with equal flags share one flag-set object.
 """
 
 from __future__ import annotations
@@ -201,3 +203,58 @@ async def test_usage_is_kept_up_to_date(accounts: StaticAccounts) -> None:
     assert (await mgr.quota(BOB)).used == 300
     fresh = MailboxManager({"jlog": ReferenceDriver()}, accounts)
     assert (await fresh.quota(BOB)).used == 300
+
+
+async def test_session_view_follows_changes(accounts: StaticAccounts) -> None:
+    """`messages()` is kept beside the UID list: it must always equal a fresh walk."""
+    mgr = MailboxManager({"jlog": ReferenceDriver()}, accounts)
+    for n in range(6):
+        await mgr.deliver(BOB, "INBOX", b"m%d" % n)
+
+    def walk(box: object) -> list[object]:
+        return [box.record(box.uid_of(seq)) for seq in range(1, len(box) + 1)]  # type: ignore[attr-defined]
+
+    async with (
+        await mgr.open(BOB, "INBOX", user=BOB) as mine,
+        await mgr.open(BOB, "INBOX", user=BOB) as other,
+    ):
+        uids = [r.uid for r in mine.messages()]
+        await mine.store(uids[1:3], ["\\Flagged"])
+        await mine.store(uids[:1], ["\\Deleted"])
+        assert mine.messages() == walk(mine)
+        assert "\\Flagged" in mine.messages()[1].flags
+        await other.store(uids[4:], ["\\Seen"])
+        await other.expunge()  # uids[0] goes
+        await mgr.deliver(BOB, "INBOX", b"late")
+        mine.refresh()
+        assert mine.messages() == walk(mine)
+        assert [r.uid for r in mine.messages()] == [*uids[1:], uids[-1] + 1]
+        assert "\\Seen" in mine.messages()[-2].flags
+        copy = mine.messages()
+        copy.clear()  # a copy: the view is not the caller's to change
+        assert len(mine.messages()) == len(mine)
+
+
+async def test_equal_flag_sets_are_one_object(accounts: StaticAccounts) -> None:
+    mgr = MailboxManager({"jlog": ReferenceDriver()}, accounts)
+    for n in range(4):
+        await mgr.deliver(BOB, "INBOX", b"m%d" % n, flags=["\\Seen"])
+    async with await mgr.open(BOB, "INBOX", user=BOB) as box:
+        records = box.messages()
+        assert len({id(r.flags) for r in records}) == 1
+        await box.store([r.uid for r in records[:2]], ["\\Flagged"])
+        await box.store([records[2].uid], ["\\Flagged"])
+        changed = box.messages()[:3]
+        assert len({id(r.flags) for r in changed}) == 1
+
+
+async def test_an_append_only_session_builds_no_view(accounts: StaticAccounts) -> None:
+    """``open(view=False)`` costs nothing per message; a view used anyway starts then."""
+    mgr = MailboxManager({"jlog": ReferenceDriver()}, accounts)
+    for n in range(3):
+        await mgr.deliver(BOB, "INBOX", b"m%d" % n)
+    async with await mgr.open(BOB, "INBOX", user=BOB, view=False) as box:
+        rec = await box.append(b"appended")
+        assert "_view" not in vars(box) and "_records" not in vars(box)
+        assert [r.uid for r in box.messages()][-1] == rec.uid
+        assert len(box) == 4 and box.record(rec.uid) == rec

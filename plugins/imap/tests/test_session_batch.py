@@ -18,6 +18,7 @@ from imapclient import IMAPClient
 from unigate.testing.server import serve_in_thread
 from unigate_imap import protocol as p
 from unigate_imap.mime import Message, header_fields, unfold
+from unigate_imap.mime.headers import field_text, field_values
 from unigate_imap.protocol import Append, Limits, parse_command
 from unigate_imap.session import cache as cache_mod
 from unigate_imap.session import fetch as fetch_mod
@@ -184,9 +185,9 @@ def test_resolve_records_agrees_with_resolve(
         with pytest.raises(type(exc)):
             sel.resolve_records(seqset, uid=uid)
         return
-    pairs = sel.resolve_records(seqset, uid=uid)
-    assert [rec.uid for _, rec in pairs] == expected
-    assert all(uids[seq - 1] == rec.uid for seq, rec in pairs)
+    seqs, records = sel.resolve_records(seqset, uid=uid)
+    assert [rec.uid for rec in records] == expected
+    assert [uids[seq - 1] for seq in seqs] == expected
 
 
 # -- the summary cache -------------------------------------------------------------------
@@ -289,6 +290,111 @@ def test_column_key_recognises_one_header_key() -> None:
     assert search_mod._column_key(p.TextKey("BODY", "x")) is None
     assert search_mod._column_key(p.NotKey(subject)) is None
     assert search_mod._column_key(p.AndKey((subject, subject))) is None
+
+
+_field_names = st.sampled_from([b"subject", b"s", b"x-tag", b"sub"])
+_field_pieces = st.sampled_from(
+    [
+        b"s",
+        b"S",
+        b"u",
+        b"b",
+        b":",
+        b" ",
+        b"\t",
+        b"\r",
+        b"\n",
+        b"\xc3",
+        b"Subject:",
+        b"\n ",
+        b"\r\n\t",
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_field_pieces, max_size=30).map(b"".join), _field_names)
+def test_field_values_match_the_regex(block: bytes, name: bytes) -> None:
+    """The column's scan finds what the multi-line regex it replaced finds."""
+    pattern = re.compile(rb"(?im)^" + re.escape(name) + rb"[ \t]*:(.*(?:\r?\n[ \t].*)*)")
+    assert field_values(block, name) == pattern.findall(block)
+
+
+def test_summary_keeps_the_column_texts() -> None:
+    """Column texts kept with the summary equal those computed from the header block."""
+    for n in range(12):
+        info = info_of(Message(message(n)))
+        again = cache_mod.MimeInfo.loads(info.dumps())
+        assert again is not None
+        for name in cache_mod.COLUMN_FIELDS:
+            expected = field_text(info.header, name.encode())
+            assert again.column_text(name) == expected, (n, name)
+    assert info_of(Message(message(1))).column_text("subject") == "café néedle 1"
+    assert info_of(Message(message(3))).column_text("subject") is None
+
+
+# -- the column-wise FETCH fast path -------------------------------------------------------
+class _Session:
+    """What `_fetch_summaries` and `fetch_items` use of a session."""
+
+    def __init__(self, condstore: bool) -> None:
+        self.condstore = condstore
+        self.out: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.out.append(data)
+
+    visible_flags = staticmethod(lambda flags: sorted(f for f in flags if f != "\\Recent"))
+
+
+_SUMMARY_ITEMS = [
+    "UID",
+    "FLAGS",
+    "RFC822.SIZE",
+    "INTERNALDATE",
+    "MODSEQ",
+    "ENVELOPE",
+    "BODYSTRUCTURE",
+    "BODY",
+    "EMAILID",
+    "THREADID",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(_SUMMARY_ITEMS), min_size=1, max_size=5),
+    condstore=st.booleans(),
+    gone=st.sets(st.integers(0, 9)),
+)
+def test_summary_path_is_byte_identical_to_the_general_one(
+    names: list[str], condstore: bool, gone: set[int]
+) -> None:
+    """Column-wise formatting gives exactly the bytes of per-message `fetch_items`."""
+    from unigate_hookspecs.storage import MessageRecord
+
+    flag_sets = [frozenset(), frozenset({"\\Seen"}), frozenset({"\\Recent", "$Junk", "\\Seen"})]
+    recs = [
+        MessageRecord(uid, flag_sets[uid % 3], 1_700_000_000 + 3600 * uid, 100 + uid, 7 * uid)
+        for uid in range(3, 13)
+    ]
+    seqs = list(range(1, 11))
+    infos = {
+        rec.uid: info_of(Message(message(rec.uid))) for i, rec in enumerate(recs) if i not in gone
+    }
+    atts = tuple(p.FetchAtt(n) for n in names)
+    fast = _Session(condstore)
+    complete = fetch_mod._fetch_summaries(fast, seqs, recs, atts, infos)  # type: ignore[arg-type]
+    slow = _Session(condstore)
+    uses_info = any(n in fetch_mod._FROM_INFO for n in names)
+    for seq, rec in zip(seqs, recs, strict=True):
+        info = infos.get(rec.uid)
+        if uses_info and info is None:
+            continue
+        items = fetch_mod.fetch_items(slow, rec, atts, info, None, add_flags=False)  # type: ignore[arg-type]
+        fetch_mod.write_fetch(slow, seq, items)  # type: ignore[arg-type]
+    assert b"".join(fast.out) == b"".join(slow.out)
+    assert complete == (not uses_info or not gone)
 
 
 # -- header parsing ----------------------------------------------------------------------

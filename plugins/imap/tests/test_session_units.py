@@ -69,7 +69,15 @@ def test_mime_info_round_trip() -> None:
     assert again.message(raw).root.body_start == raw.index(b"body")
     assert b'"hi"' in info.envelope
     assert info.header == b"Subject: hi\r\nContent-Type: text/plain\r\n\r\n"
-    for broken in (b"", b"garbage", b"1 2 3\nabc", b"1 1 1 1 1\nabc"):
+    assert again.dumps() == info.dumps() and again.email_id.startswith(b"E")
+    for broken in (
+        b"",
+        b"garbage",
+        b"1 2 3\nabc",
+        b"1 1 1 1 1\nabc",
+        info.dumps()[:-1],
+        b"\x01" * 30,
+    ):
         assert MimeInfo.loads(broken) is None
 
 
@@ -86,6 +94,17 @@ def test_memory_cache_evicts_least_recent() -> None:
     assert cache.used <= 400
     cache.put("huge", b"h", 1000)  # bigger than a quarter of the budget: not kept
     assert cache.get("huge") is None
+
+
+def test_memory_cache_get_many_refreshes_hits() -> None:
+    cache = MemoryCache(400)
+    for n in (1, 2, 3, 4):
+        cache.put(("box", n, "mime"), n * 10, 100)
+    found, missing = cache.get_many(("box",), [1, 3, 7], "mime")
+    assert found == {1: 10, 3: 30} and missing == [7]
+    cache.put(("box", 5, "mime"), 50, 100)  # over budget: 2, the oldest not asked for, goes
+    assert cache.get(("box", 2, "mime")) is None
+    assert cache.get_many(("box",), [1, 3, 5], "mime") == ({1: 10, 3: 30, 5: 50}, [])
 
 
 def test_translate_rights() -> None:

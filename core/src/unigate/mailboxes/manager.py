@@ -1221,12 +1221,18 @@ class MailboxManager:
         readonly: bool = False,
         service_visible: bool = False,
         origin: object | None = None,
+        view: bool = True,
     ) -> MailboxSession:
         """Open (select) a mailbox for a session (needs ``r``). Close the session when done.
 
         ``origin``: an object standing for the client (an IMAP session); the changes
         made through this session are reported to watches as coming from it, so a
         watch created with the same ``origin`` skips them.
+
+        ``view=False`` is for a session that only appends (IMAP APPEND to a mailbox
+        that is not selected): building the view costs O(messages) per open, so
+        filling a 100,000-message mailbox that way was quadratic. Such a session's
+        view, if it is used after all, starts from the mailbox as it is then.
         """
         target = await self._resolve(account, name)
         rights = await self._existing(target, user, "r")
@@ -1240,6 +1246,7 @@ class MailboxManager:
             rights=rights,
             readonly=readonly,
             service_visible=service_visible,
+            view=view,
         )
         session.origin = origin
         shared.sessions.add(session)

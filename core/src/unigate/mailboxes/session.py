@@ -23,6 +23,7 @@ one ``FlagsChanged`` and one ``Expunged`` with the same effect on the view.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterable
 from enum import StrEnum
@@ -53,6 +54,8 @@ __all__ = ["MailboxSession", "NoSuchMessage", "StoreMode"]
 
 #: pending events past which they are merged (see the module docstring)
 COMPACT_AT = 512
+#: distinct flag sets whose visibility a session remembers (then it starts over)
+_VISIBILITY_MEMO = 4096
 
 
 class NoSuchMessage(NoSuchMailbox):
@@ -81,6 +84,7 @@ class MailboxSession:
         rights: str,
         readonly: bool,
         service_visible: bool,
+        view: bool = True,
     ) -> None:
         self._manager = manager
         self._shared = shared
@@ -97,20 +101,39 @@ class MailboxSession:
         #: the client this session's changes are reported as coming from (see `open`)
         self.origin: object | None = None
         self._see_hidden = user.lower() == shared.owner or "a" in rights
-        self._uids: list[int] = []
-        self._records: dict[int, MessageRecord] = {}
+        #: visibility by flag set: a mailbox has few distinct flag sets, so a SELECT
+        #: of 100,000 messages decides visibility a handful of times, not per message
+        self._visibility: dict[frozenset[str], bool] = {}
+        if view:
+            self._build_view()
         self._pending: list[MailboxEvent] = []
         #: UIDs whose removal ``refresh(defer_removals=True)`` held back
         self._deferred: list[int] = []
         self._changed = anyio.Event()
         self._closed = False
-        for rec in shared.records.values():
-            if self._visible(rec):
-                self._uids.append(rec.uid)
-                self._records[rec.uid] = rec
         self.uidvalidity = shared.uidvalidity
         self.uidnext = shared.uidnext
         self.highestmodseq = shared.highestmodseq
+
+    def _build_view(self) -> None:
+        visible = self._visible
+        #: the view: records and UIDs in sequence order, and records by UID
+        self._view: list[MessageRecord] = [
+            rec for rec in self._shared.records.values() if visible(rec)
+        ]
+        self._uids: list[int] = [rec.uid for rec in self._view]
+        self._records: dict[int, MessageRecord] = dict(zip(self._uids, self._view, strict=True))
+
+    def __getattr__(self, name: str) -> object:
+        """The view of a session opened with ``view=False``, built on its first use.
+
+        Once built, ``_uids``, ``_view`` and ``_records`` are plain attributes
+        (``__getattr__`` is only asked for missing ones).
+        """
+        if name not in ("_uids", "_view", "_records"):
+            raise AttributeError(name)
+        self._build_view()
+        return getattr(self, name)
 
     # -- context manager ----------------------------------------------------------
 
@@ -130,22 +153,34 @@ class MailboxSession:
     # -- the view ---------------------------------------------------------------------
 
     def _visible(self, rec: MessageRecord) -> bool:
-        keys = {flag_key(f) for f in rec.flags}
+        flags = rec.flags
+        known = self._visibility.get(flags)
+        if known is not None:
+            return known
+        keys = {flag_key(f) for f in flags}
         if not self.service_visible and flag_key(SERVICE) in keys:
-            return False
-        return self._see_hidden or flag_key(HIDDEN) not in keys
+            known = False
+        else:
+            known = self._see_hidden or flag_key(HIDDEN) not in keys
+        if len(self._visibility) >= _VISIBILITY_MEMO:
+            self._visibility.clear()
+        self._visibility[flags] = known
+        return known
+
+    def _replace(self, rec: MessageRecord) -> None:
+        """Put a changed record of a message already in the view in its place."""
+        self._records[rec.uid] = rec
+        self._view[bisect.bisect_left(self._uids, rec.uid)] = rec
 
     def messages(self) -> list[MessageRecord]:
-        """The view's records in sequence order (sequence number = index + 1)."""
-        return [self._records[u] for u in self._uids]
+        """The view's records in sequence order (sequence number = index + 1); a copy."""
+        return self._view.copy()
 
     def __len__(self) -> int:
         return len(self._uids)
 
     def seq_of(self, uid: int) -> int | None:
         """The sequence number of ``uid`` in this view, or None."""
-        import bisect
-
         i = bisect.bisect_left(self._uids, uid)
         return i + 1 if i < len(self._uids) and self._uids[i] == uid else None
 
@@ -214,6 +249,7 @@ class MailboxSession:
                 new = [r for r in event.records if r.uid > last and self._visible(r)]
                 for rec in new:
                     self._uids.append(rec.uid)
+                    self._view.append(rec)
                     self._records[rec.uid] = rec
                 if new:
                     out.append(Appended(tuple(new)))
@@ -227,7 +263,7 @@ class MailboxSession:
                     if rec.uid not in self._records:
                         continue
                     if self._visible(rec):
-                        self._records[rec.uid] = rec
+                        self._replace(rec)
                         changed.append(rec)
                     else:
                         hidden.append(rec.uid)
@@ -251,6 +287,7 @@ class MailboxSession:
         for seq, uid in pairs:
             assert seq is not None
             del self._uids[seq - 1]
+            del self._view[seq - 1]
             del self._records[uid]
         return Expunged(tuple(u for _, u in pairs), tuple(s for s, _ in pairs))  # type: ignore[misc]
 
@@ -325,8 +362,8 @@ class MailboxSession:
         changed, failed = await self._shared.set_flags(compute, wanted, unchangedsince, self)
         for rec in changed:
             self.highestmodseq = max(self.highestmodseq, rec.modseq)
-            if self._visible(rec):
-                self._records[rec.uid] = rec
+            if self._visible(rec) and rec.uid in self._records:
+                self._replace(rec)
         return changed, failed
 
     async def expunge(self, uids: Iterable[int] | None = None) -> Expunged:

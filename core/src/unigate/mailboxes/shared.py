@@ -41,6 +41,9 @@ __all__ = ["SharedMailbox"]
 
 T = TypeVar("T")
 
+#: distinct flag sets a mailbox shares among its records (then it starts over)
+_FLAG_SETS = 4096
+
 
 class _AppendRequest:
     __slots__ = ("actor", "done", "error", "messages", "origin", "records")
@@ -92,6 +95,8 @@ class SharedMailbox:
         self._committing = False
         self._on_usage = on_usage
         self._on_change = on_change
+        #: one frozenset object per distinct flag set (see `_shared_flags`)
+        self._flag_sets: dict[frozenset[str], frozenset[str]] = {}
 
     # -- life cycle -------------------------------------------------------------
 
@@ -133,6 +138,21 @@ class SharedMailbox:
 
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(work)
+
+    def _shared_flags(self, flags: frozenset[str]) -> frozenset[str]:
+        """The one object for this flag set among the mailbox's records.
+
+        Appends and flag changes would otherwise give every record its own equal
+        frozenset; sessions key per-flag-set work on them (visibility, keywords,
+        FETCH FLAGS encodings), which then costs a hash and a compare per message
+        instead of one dictionary hit.
+        """
+        got = self._flag_sets.get(flags)
+        if got is None:
+            if len(self._flag_sets) >= _FLAG_SETS:
+                self._flag_sets.clear()
+            got = self._flag_sets[flags] = flags
+        return got
 
     def _report_usage(self) -> None:
         self._on_usage(self.owner, self.name, self._size, len(self.records))
@@ -197,7 +217,10 @@ class SharedMailbox:
                             self.highestmodseq += 1
                             flat.append(
                                 NewMessage(
-                                    msg.data, msg.flags, msg.internal_date, self.highestmodseq
+                                    msg.data,
+                                    self._shared_flags(msg.flags),
+                                    msg.internal_date,
+                                    self.highestmodseq,
                                 )
                             )
                     store = self.store
@@ -259,7 +282,7 @@ class SharedMailbox:
                 new = compute(rec)
                 if new is None or new == rec.flags:
                     continue
-                changes.append(FlagChange(uid, new, modseq))
+                changes.append(FlagChange(uid, self._shared_flags(new), modseq))
             if not changes:
                 return [], failed
             with anyio.CancelScope(shield=True):

@@ -11,6 +11,7 @@ from typing import Any
 from unigate_hookspecs import ListenerSpec, TLSMode, hookimpl
 
 from .session import handle_connection
+from .session import handlers as _handlers  # noqa: F401 - registers the command handlers
 from .settings import ImapSettings
 
 __all__ = ["unigate_listeners", "unigate_settings_model"]

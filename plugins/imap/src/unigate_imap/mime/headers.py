@@ -12,6 +12,8 @@ import re
 
 __all__ = [
     "decode_words",
+    "field_text",
+    "field_values",
     "find_body_start",
     "header_fields",
     "first_value",
@@ -231,3 +233,52 @@ def decode_words(raw: bytes) -> str:
         except LookupError:
             out.append(chunk.decode("utf-8", "replace"))
     return "".join(out)
+
+
+def field_values(header: bytes, name: bytes) -> list[bytes]:
+    """Every field ``name`` (lower-case ASCII) of a header block: the raw value after
+    the colon, with its folding (what ``(?im)^name[ \\t]*:(.*(?:\\r?\\n[ \\t].*)*)``
+    finds).
+
+    A plain scan with ``bytes.find``: a column is built for every message of a
+    mailbox, and the case-insensitive multi-line regex costs several times more.
+    """
+    low = header.lower()
+    end = len(header)
+    marker = b"\n" + name
+    out: list[bytes] = []
+    if low.startswith(name):
+        pos = 0
+    else:
+        pos = low.find(marker) + 1  # 0: not found
+        if not pos:
+            return out
+    while True:
+        i = pos + len(name)
+        while i < end and low[i] in b" \t":
+            i += 1
+        if i < end and low[i] == 0x3A:  # ":"
+            stop = header.find(b"\n", i + 1)
+            while 0 <= stop < end - 1 and header[stop + 1] in b" \t":
+                stop = header.find(b"\n", stop + 1)
+            if stop < 0:
+                stop = end
+            out.append(header[i + 1 : stop])
+            pos = stop
+        pos = low.find(marker, pos) + 1
+        if not pos:
+            return out
+
+
+def field_text(header: bytes, name: bytes) -> str | None:
+    """The column text of a header block: decoded, unfolded, casefolded, None if absent."""
+    values = field_values(header, name)
+    if not values:
+        return None
+    if len(values) == 1:
+        value = values[0]
+        if b"\n" not in value and b"=?" not in value and value.isascii():
+            # the common field: one plain line (what unfold and decode_words would give)
+            return value.rstrip(b"\r").strip(b" \t").decode("ascii").casefold()
+        return decode_words(unfold(value)).casefold()
+    return "\n".join(decode_words(unfold(v)) for v in values).casefold()

@@ -52,7 +52,7 @@ async def append_messages(
         box = sel.box
     else:
         try:
-            box = opened = await mgr.open(s.account, mailbox, user=s.account, origin=s)
+            box = opened = await mgr.open(s.account, mailbox, user=s.account, origin=s, view=False)
         except mb.PermissionDenied:
             await _insert_only(s, mailbox, messages)
             return None

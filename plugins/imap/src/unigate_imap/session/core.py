@@ -160,6 +160,11 @@ class ImapSession:
                 data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
             await self.conn.send(data)
 
+    @property
+    def flush_due(self) -> bool:
+        """True when at least ``output_chunk`` bytes wait to be sent (see `maybe_flush`)."""
+        return self._out_size >= self.settings.output_chunk
+
     async def maybe_flush(self) -> None:
         if self._out_size >= self.settings.output_chunk:
             await self.flush()
@@ -403,18 +408,17 @@ class ImapSession:
         if spec is not None and spec.fetch_attributes and new:
             from .fetch import write_records
 
-            pairs = []
+            seqs, recs = [], []
             for rec in new:
                 seq = box.seq_of(rec.uid)
                 current = box.record(rec.uid)
                 if seq is not None and current is not None:
-                    pairs.append((seq, current))
-            await write_records(self, box, pairs, spec.fetch_attributes)
+                    seqs.append(seq)
+                    recs.append(current)
+            await write_records(self, box, seqs, recs, spec.fetch_attributes)
 
 
 async def handle_connection(connection: Any) -> None:
-    """The listener handler of ``imap`` and ``imaps``."""
-    from . import handlers  # noqa: F401 - registers the command handlers
-
+    """The listener handler of ``imap`` and ``imaps`` (the plugin registers the handlers)."""
     session = ImapSession(connection)
     await session.run()

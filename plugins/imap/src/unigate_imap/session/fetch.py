@@ -9,6 +9,7 @@ new ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,70 +61,93 @@ def _is_summary(att: p.FetchAtt) -> bool:
     return att.name in _SUMMARY or (att.name == "BODY" and att.section is None)
 
 
+class _Encoded(dict[Any, bytes]):
+    """A memo of one encoding (flag sets, internal dates): few distinct values per FETCH."""
+
+    def __init__(self, encode: Callable[[Any], bytes]) -> None:
+        super().__init__()
+        self._encode = encode
+
+    def __missing__(self, key: Any) -> bytes:
+        value = self[key] = self._encode(key)
+        return value
+
+
 def _fetch_summaries(
     s: ImapSession,
-    pairs: list[tuple[int, Any]],
+    seqs: Sequence[int],
+    recs: list[Any],
     atts: tuple[p.FetchAtt, ...],
     infos: dict[int, MimeInfo] | None = None,
 ) -> bool:
     """The fast path: every item comes from the record or the cached `MimeInfo`.
 
-    One ``%`` format per message (the item names are fixed for the command). Returns
-    False when a message has no `MimeInfo` (expunged meanwhile); it is left out.
+    Column-wise: one list per item for the whole batch, then one ``%`` format per
+    message over the zipped columns (no per-message branching over item names).
+    Returns False when a message has no `MimeInfo` (expunged meanwhile); it is left out.
     """
-    names = [a.name if _is_summary(a) else "" for a in atts]
+    names = [a.name for a in atts]
     if s.condstore and "MODSEQ" not in names:
         names.append("MODSEQ")
-    flags_cache: dict[frozenset[str], bytes] = {}
-    template = b"* %d FETCH (" + b" ".join(n.encode() + b" %s" for n in names) + b")\r\n"
-    uses_info = infos is not None and any(
-        n in ("ENVELOPE", "BODYSTRUCTURE", "BODY", "EMAILID") for n in names
-    )
     complete = True
-    out: list[bytes] = []
-    for seq, rec in pairs:
-        info = None
-        if uses_info:
-            assert infos is not None
-            info = infos.get(rec.uid)
-            if info is None:
-                complete = False
-                continue
-        values: list[Any] = [seq]
-        for name in names:
-            if name == "UID":
-                values.append(b"%d" % rec.uid)
-            elif name == "FLAGS":
-                enc = flags_cache.get(rec.flags)
-                if enc is None:
-                    enc = flags_cache[rec.flags] = p.encode_flags(s.visible_flags(rec.flags))
-                values.append(enc)
-            elif name == "RFC822.SIZE":
-                values.append(b"%d" % rec.size)
-            elif name == "ENVELOPE":
-                values.append(info.envelope)  # type: ignore[union-attr]
-            elif name == "BODYSTRUCTURE":
-                values.append(info.bodystructure)  # type: ignore[union-attr]
-            elif name == "BODY":
-                values.append(info.body)  # type: ignore[union-attr]
-            elif name == "INTERNALDATE":
-                values.append(internaldate(rec))
-            elif name == "EMAILID":
-                values.append(b"(" + info.email_id + b")")  # type: ignore[union-attr]
-            elif name == "THREADID":
-                values.append(b"NIL")  # no thread identifiers (RFC 8474 §5.2)
-            else:
-                values.append(b"(%d)" % rec.modseq)
-        out.append(template % tuple(values))
-        if len(out) >= 2000:
-            s.write(b"".join(out))
-            out.clear()
-    s.write(b"".join(out))
+    mimes: list[MimeInfo] = []
+    if infos is not None and any(n in _FROM_INFO for n in names):
+        if len(infos) < len(recs) or any(rec.uid not in infos for rec in recs):
+            keep = [i for i, rec in enumerate(recs) if rec.uid in infos]
+            seqs = [seqs[i] for i in keep]
+            recs = [recs[i] for i in keep]
+            complete = False
+        mimes = [infos[rec.uid] for rec in recs]
+    parts: list[bytes] = []
+    columns: list[Sequence[Any]] = [seqs]
+    for name in names:
+        if name == "UID":
+            parts.append(b"UID %d")
+            columns.append([rec.uid for rec in recs])
+        elif name == "FLAGS":
+            parts.append(b"FLAGS %s")
+            flags = _Encoded(lambda f: p.encode_flags(s.visible_flags(f)))
+            columns.append([flags[rec.flags] for rec in recs])
+        elif name == "RFC822.SIZE":
+            parts.append(b"RFC822.SIZE %d")
+            columns.append([rec.size for rec in recs])
+        elif name == "INTERNALDATE":
+            parts.append(b"INTERNALDATE %s")
+            dates = _Encoded(_encode_date)
+            columns.append([dates[rec.internal_date] for rec in recs])
+        elif name == "MODSEQ":
+            parts.append(b"MODSEQ (%d)")
+            columns.append([rec.modseq for rec in recs])
+        elif name == "THREADID":
+            parts.append(b"THREADID NIL")  # no thread identifiers (RFC 8474 section 5.2)
+        elif name == "EMAILID":
+            parts.append(b"EMAILID (%s)")
+            columns.append([m.email_id for m in mimes])
+        elif name == "ENVELOPE":
+            parts.append(b"ENVELOPE %s")
+            columns.append([m.envelope for m in mimes])
+        elif name == "BODYSTRUCTURE":
+            parts.append(b"BODYSTRUCTURE %s")
+            columns.append([m.bodystructure for m in mimes])
+        else:  # BODY without a section
+            parts.append(b"BODY %s")
+            columns.append([m.body for m in mimes])
+    template = b"* %d FETCH (" + b" ".join(parts) + b")\r\n"
+    lines = map(template.__mod__, zip(*columns, strict=True))
+    s.write(b"".join(lines))
     return complete
 
 
+#: FETCH items answered from the cached `MimeInfo`
+_FROM_INFO = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "EMAILID"})
+
+
+def _encode_date(stamp: int) -> bytes:
+    return p.encode_datetime(datetime.fromtimestamp(stamp, UTC))
+
+
 def internaldate(rec: Any) -> bytes:
-    return p.encode_datetime(datetime.fromtimestamp(rec.internal_date, UTC))
+    return _encode_date(rec.internal_date)
 
 
 def fetch_items(
@@ -198,21 +222,26 @@ def write_fetch(s: ImapSession, seq: int, items: list[tuple[bytes, bytes]]) -> N
 #: messages per batch of driver calls, and the most message bytes read in one batch
 BATCH_MESSAGES = 500
 BATCH_BYTES = 8 * 1024 * 1024
+#: messages per batch of the record-only fast path (written and flushed in pieces, so
+#: the client parses the first lines while the server formats the next ones)
+RECORD_BATCH = 2000
 
 
-def _batches(pairs: list[tuple[int, Any]], with_bytes: bool) -> list[list[tuple[int, Any]]]:
-    out: list[list[tuple[int, Any]]] = []
-    cur: list[tuple[int, Any]] = []
+def _batches(recs: list[Any], limit: int, max_bytes: int | None) -> list[tuple[int, int]]:
+    """``(start, end)`` index spans of at most ``limit`` messages (and ``max_bytes``)."""
+    if max_bytes is None:
+        return [(i, min(i + limit, len(recs))) for i in range(0, len(recs), limit)]
+    out: list[tuple[int, int]] = []
+    start = 0
     size = 0
-    for pair in pairs:
-        cur.append(pair)
-        size += pair[1].size
-        if len(cur) >= BATCH_MESSAGES or (with_bytes and size >= BATCH_BYTES):
-            out.append(cur)
-            cur = []
+    for i, rec in enumerate(recs):
+        size += rec.size
+        if i + 1 - start >= limit or size >= max_bytes:
+            out.append((start, i + 1))
+            start = i + 1
             size = 0
-    if cur:
-        out.append(cur)
+    if start < len(recs):
+        out.append((start, len(recs)))
     return out
 
 
@@ -225,14 +254,13 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
         s.enabled.add("CONDSTORE")
     if cmd.vanished and not s.qresync:
         return p.bad(cmd.tag, "VANISHED needs ENABLE QRESYNC")
-    resolved = sel.resolve_records(cmd.sequence_set, uid=cmd.uid)
-    uids = [rec.uid for _, rec in resolved]
+    seqs, recs = sel.resolve_records(cmd.sequence_set, uid=cmd.uid)
     atts = cmd.attributes
     if cmd.changedsince is not None and not any(a.name == "MODSEQ" for a in atts):
         atts = atts + (p.FetchAtt("MODSEQ"),)
     seen_changed: set[int] = set()
     if not sel.readonly and any(_sets_seen(a) for a in atts):
-        unseen = [u for u in uids if "\\Seen" not in (box.record(u).flags if box.record(u) else ())]
+        unseen = [rec.uid for rec in recs if "\\Seen" not in rec.flags]
         if unseen:
             changed, _ = await box.store(unseen, ["\\Seen"], "add")
             seen_changed = {rec.uid for rec in changed}
@@ -241,47 +269,52 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
         if gone:
             s.write(r.vanished_response(p.SequenceSet.from_numbers(gone), earlier=True))
     missing = False
-    pairs = sel.resolve_records(cmd.sequence_set, uid=cmd.uid) if seen_changed else resolved
+    if seen_changed:
+        seqs, recs = sel.resolve_records(cmd.sequence_set, uid=cmd.uid)
     if cmd.changedsince is not None:
-        pairs = [(seq, rec) for seq, rec in pairs if rec.modseq > cmd.changedsince]
+        keep = [i for i, rec in enumerate(recs) if rec.modseq > cmd.changedsince]
+        seqs = [seqs[i] for i in keep]
+        recs = [recs[i] for i in keep]
     want_info = any(_needs_info(a) for a in atts)
     want_raw = any(_needs_message(a) for a in atts)
     if not seen_changed and all(_is_summary(a) for a in atts):
-        for batch in _batches(pairs, False) if want_info else [pairs]:
+        limit = BATCH_MESSAGES if want_info else RECORD_BATCH
+        for i, j in _batches(recs, limit, None):
             infos = None
             if want_info:
                 try:
-                    infos = await get_infos(box, [rec.uid for _, rec in batch], s.memory)
+                    infos = await get_infos(box, [rec.uid for rec in recs[i:j]], s.memory)
                 except mb.NoSuchMessage:
                     missing = True
                     continue
-            if not _fetch_summaries(s, batch, atts, infos):
+            if not _fetch_summaries(s, seqs[i:j], recs[i:j], atts, infos):
                 missing = True
             await s.maybe_flush()
     else:
-        missing = await _fetch_messages(s, box, pairs, atts, seen_changed, want_info, want_raw)
+        missing = await _fetch_messages(s, box, seqs, recs, atts, seen_changed, want_info, want_raw)
     if missing:
         return p.no(cmd.tag, "Some messages were expunged meanwhile", "EXPUNGEISSUED")
     return p.ok(cmd.tag, "FETCH completed")
 
 
 async def write_records(
-    s: ImapSession, box: Any, pairs: list[tuple[int, Any]], atts: tuple[p.FetchAtt, ...]
+    s: ImapSession, box: Any, seqs: list[int], recs: list[Any], atts: tuple[p.FetchAtt, ...]
 ) -> None:
-    """``* n FETCH`` of ``atts`` for these ``(sequence number, record)`` pairs, unsolicited.
+    """``* n FETCH`` of ``atts`` for these records at these sequence numbers, unsolicited.
 
     For NOTIFY's MessageNew fetch attributes: nothing is marked ``\\Seen`` (a body
     section is read as if ``.PEEK``), and messages expunged meanwhile are left out.
     """
     want_info = any(_needs_info(a) for a in atts)
     want_raw = any(_needs_message(a) for a in atts)
-    await _fetch_messages(s, box, pairs, atts, set(), want_info, want_raw)
+    await _fetch_messages(s, box, seqs, recs, atts, set(), want_info, want_raw)
 
 
 async def _fetch_messages(
     s: ImapSession,
     box: Any,
-    pairs: list[tuple[int, Any]],
+    seqs: list[int],
+    recs: list[Any],
     atts: tuple[p.FetchAtt, ...],
     seen_changed: set[int],
     want_info: bool,
@@ -289,8 +322,8 @@ async def _fetch_messages(
 ) -> bool:
     """The general path (sections, bodies): batches of reads; True if some vanished."""
     missing = False
-    for batch in _batches(pairs, want_raw):
-        uids = [rec.uid for _, rec in batch]
+    for i, j in _batches(recs, BATCH_MESSAGES, BATCH_BYTES if want_raw else None):
+        uids = [rec.uid for rec in recs[i:j]]
         raws: dict[int, bytes] = {}
         infos: dict[int, MimeInfo] = {}
         try:
@@ -301,7 +334,7 @@ async def _fetch_messages(
         except mb.NoSuchMessage:
             missing = True
             continue
-        for seq, rec in batch:
+        for seq, rec in zip(seqs[i:j], recs[i:j], strict=True):
             uid = rec.uid
             raw = raws.get(uid)
             info = infos.get(uid)
@@ -310,6 +343,7 @@ async def _fetch_messages(
                 continue
             items = fetch_items(s, rec, atts, info, raw, add_flags=uid in seen_changed)
             write_fetch(s, seq, items)
-            await s.maybe_flush()
+            if s.flush_due:
+                await s.flush()
         del raws
     return missing

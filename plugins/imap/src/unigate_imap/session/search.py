@@ -8,7 +8,6 @@ header block (cached per message) or the whole message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import Any
 from unigate.api import mailboxes as mb
 
 from .. import protocol as p
-from ..mime.headers import decode_words, find_body_start, unfold
+from ..mime.headers import field_text, find_body_start
 from ..protocol import responses as r
 from ..query import (
     MessageView,
@@ -29,7 +28,7 @@ from ..query import (
     sort,
     thread,
 )
-from .cache import MemoryCache, email_id_of, get_infos, message_key
+from .cache import COLUMN_FIELDS, MemoryCache, email_id_of, get_infos, message_key
 from .core import ImapSession, register
 from .errors import CommandError
 from .state import Selected
@@ -219,20 +218,6 @@ def _column_key(key: p.SearchKey) -> tuple[str, p.TextKey] | None:
     return None
 
 
-def _field_pattern(name: bytes) -> re.Pattern[bytes]:
-    """Every field ``name`` of a header block, value with its folding (like `header_map`)."""
-    return re.compile(rb"(?im)^" + re.escape(name) + rb"[ \t]*:(.*(?:\r?\n[ \t].*)*)")
-
-
-def _field_text(header: bytes, pattern: re.Pattern[bytes]) -> str | None:
-    values = pattern.findall(header)
-    if not values:
-        return None
-    if len(values) == 1:
-        return decode_words(unfold(values[0])).casefold()
-    return "\n".join(decode_words(unfold(v)) for v in values).casefold()
-
-
 async def column_search(
     sel: Selected, key: p.SearchKey, memory: MemoryCache | None
 ) -> list[_Msg] | None:
@@ -249,11 +234,12 @@ async def column_search(
     records = box.messages()
     texts = column.texts
     todo = [rec.uid for rec in records if rec.uid not in texts]
-    pattern = _field_pattern(name.encode("ascii", "replace"))
+    field = name.encode("ascii", "replace")
+    kept = name in COLUMN_FIELDS  # computed with the summary
     for i in range(0, len(todo), LOAD_BATCH):
         infos = await get_infos(box, todo[i : i + LOAD_BATCH], memory)
         for uid, info in infos.items():
-            text = _field_text(info.header, pattern)
+            text = info.column_text(name) if kept else field_text(info.header, field)
             texts[uid] = text
             column.size += 60 + (len(text) if text else 0)
     if todo:

@@ -58,8 +58,8 @@ async def select(s: ImapSession, cmd: p.Select) -> bytes:
     readonly = cmd.readonly or not set(box.rights) & set("swd")
     sel = Selected(box, cmd.mailbox, readonly)
     records = box.messages()
-    for rec in records:
-        s.note_keywords(sel, rec.flags)
+    for flags in {rec.flags for rec in records}:  # few distinct sets in any mailbox
+        s.note_keywords(sel, flags)
     s.selected = sel
     s.state = State.SELECTED
     s.write(s.flags_lines(sel))

@@ -53,37 +53,42 @@ class Selected:
         """The view's UIDs in sequence order."""
         return [r.uid for r in self.box.messages()]
 
-    def resolve_records(self, seqset: SequenceSet, *, uid: bool) -> list[tuple[int, Any]]:
-        """``(sequence number, record)`` pairs named by ``seqset``, ascending (see `resolve`).
+    def resolve_records(self, seqset: SequenceSet, *, uid: bool) -> tuple[list[int], list[Any]]:
+        """Sequence numbers and records named by ``seqset``, ascending (see `resolve`).
 
-        Small sets are looked up one by one (``FETCH 17 BODY[]`` must not cost a walk
-        over a 100,000-message view); large ones slice the view once.
+        Two parallel lists rather than pairs: a ``FETCH 1:*`` of 100,000 messages
+        then builds no per-message tuple (objects that outlive a young GC pass and
+        bring the next full collection closer). Small sets are looked up one by one
+        (``FETCH 17 BODY[]`` must not cost a walk over a 100,000-message view); large
+        ones slice the view once.
         """
         box = self.box
         count = len(box)
+        seqs: list[int] = []
+        out: list[Any] = []
         if not seqset.saved and count:
             if not uid:
                 self._check_seqs(seqset, count)
                 norm = seqset.normalized(count)
                 if sum(b - a + 1 for a, b in norm.ranges) <= _SMALL:
-                    out = []
                     for seq in norm.iter(count):
                         rec = box.record(box.uid_of(seq))
                         if rec is not None:
-                            out.append((seq, rec))
-                    return out
+                            seqs.append(seq)
+                            out.append(rec)
+                    return seqs, out
             else:
                 top = box.uid_of(count)
                 norm = seqset.normalized(top)
                 if sum(b - a + 1 for a, b in norm.ranges) <= _SMALL:
-                    out = []
                     for u in norm.iter(top):
                         seq = box.seq_of(u)
                         if seq is not None:
                             rec = box.record(u)
                             if rec is not None:
-                                out.append((seq, rec))
-                    return out
+                                seqs.append(seq)
+                                out.append(rec)
+                    return seqs, out
         records = box.messages()
         if not seqset.saved and count:
             if not uid:  # already checked above
@@ -94,16 +99,18 @@ class Selected:
                     (bisect.bisect_left(uids, a), bisect.bisect_right(uids, b))
                     for a, b in seqset.normalized(uids[-1]).ranges
                 ]
-            out = []
+            if spans == [(0, count)]:
+                return list(range(1, count + 1)), records
             for i, j in spans:
-                out.extend(zip(range(i + 1, j + 1), records[i:j], strict=True))
-            return out
+                seqs.extend(range(i + 1, j + 1))
+                out.extend(records[i:j])
+            return seqs, out
         uids = [r.uid for r in records]
-        out = []
         for u in self._resolve(uids, seqset, uid=uid):
             i = bisect.bisect_left(uids, u)
-            out.append((i + 1, records[i]))
-        return out
+            seqs.append(i + 1)
+            out.append(records[i])
+        return seqs, out
 
     @staticmethod
     def _check_seqs(seqset: SequenceSet, count: int) -> None:
