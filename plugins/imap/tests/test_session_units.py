@@ -29,6 +29,9 @@ class _Box:
     def messages(self) -> list[_Rec]:
         return [_Rec(u) for u in self._uids]
 
+    def uids(self) -> list[int]:
+        return list(self._uids)
+
     def __len__(self) -> int:
         return len(self._uids)
 

@@ -176,6 +176,10 @@ class MailboxSession:
         """The view's records in sequence order (sequence number = index + 1); a copy."""
         return self._view.copy()
 
+    def uids(self) -> list[int]:
+        """The view's UIDs in sequence order; a copy."""
+        return self._uids.copy()
+
     def __len__(self) -> int:
         return len(self._uids)
 

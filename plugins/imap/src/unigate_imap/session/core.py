@@ -81,7 +81,7 @@ class ImapSession:
         self.memory = memory_cache(self.server, s.memory_cache_mb * 1024 * 1024)
         self._out: list[bytes] = []
         self._out_size = 0
-        self._send_lock = anyio.Lock()
+        self._send_lock = anyio.Lock(fast_acquire=True)  # no checkpoint per flush when free
         self._bad_run = 0
         self.log = connection.log
         self._deflate: Any = None  # COMPRESS=DEFLATE (RFC 4978) streams, once active

@@ -61,6 +61,20 @@ def _is_summary(att: p.FetchAtt) -> bool:
     return att.name in _SUMMARY or (att.name == "BODY" and att.section is None)
 
 
+_WHOLE_SECTION = p.Section()
+
+
+def _is_whole(att: p.FetchAtt) -> bool:
+    """``BODY[]``, ``BODY.PEEK[]`` or ``RFC822``: the stored bytes, as they are.
+
+    What every synchronising client (mbsync, offlineimap, Thunderbird) fetches; it
+    needs neither the message's structure nor its cached `MimeInfo`.
+    """
+    if att.name == "RFC822":
+        return True
+    return att.name == "BODY" and att.section == _WHOLE_SECTION and att.partial is None
+
+
 class _Encoded(dict[Any, bytes]):
     """A memo of one encoding (flag sets, internal dates): few distinct values per FETCH."""
 
@@ -79,29 +93,43 @@ def _fetch_summaries(
     recs: list[Any],
     atts: tuple[p.FetchAtt, ...],
     infos: dict[int, MimeInfo] | None = None,
+    raws: dict[int, bytes] | None = None,
 ) -> bool:
-    """The fast path: every item comes from the record or the cached `MimeInfo`.
+    """The fast path: every item comes from the record, the cached `MimeInfo` or,
+    for whole-message items (`_is_whole`), the stored bytes in ``raws``.
 
     Column-wise: one list per item for the whole batch, then one ``%`` format per
     message over the zipped columns (no per-message branching over item names).
-    Returns False when a message has no `MimeInfo` (expunged meanwhile); it is left out.
+    Returns False when a message has no `MimeInfo` or bytes (expunged meanwhile); it
+    is left out.
     """
-    names = [a.name for a in atts]
-    if s.condstore and "MODSEQ" not in names:
-        names.append("MODSEQ")
+    plan: list[tuple[str, p.FetchAtt | None]] = [(a.name, a) for a in atts]
+    if s.condstore and all(a.name != "MODSEQ" for a in atts):
+        plan.append(("MODSEQ", None))
     complete = True
-    mimes: list[MimeInfo] = []
-    if infos is not None and any(n in _FROM_INFO for n in names):
-        if len(infos) < len(recs) or any(rec.uid not in infos for rec in recs):
-            keep = [i for i, rec in enumerate(recs) if rec.uid in infos]
+    need_info = infos is not None and any(
+        name in _FROM_INFO and not (att is not None and _is_whole(att)) for name, att in plan
+    )
+    if need_info or raws is not None:
+        keep = [
+            i
+            for i, rec in enumerate(recs)
+            if (not need_info or rec.uid in infos) and (raws is None or rec.uid in raws)  # type: ignore[operator]
+        ]
+        if len(keep) < len(recs):
             seqs = [seqs[i] for i in keep]
             recs = [recs[i] for i in keep]
             complete = False
-        mimes = [infos[rec.uid] for rec in recs]
+    mimes: list[MimeInfo] = [infos[rec.uid] for rec in recs] if need_info else []  # type: ignore[index]
+    bodies: list[bytes] = [raws[rec.uid] for rec in recs] if raws is not None else []
     parts: list[bytes] = []
     columns: list[Sequence[Any]] = [seqs]
-    for name in names:
-        if name == "UID":
+    for name, att in plan:
+        if att is not None and _is_whole(att):
+            parts.append(att.response_name() + b" {%d}\r\n%s")
+            columns.append([len(b) for b in bodies])
+            columns.append(bodies)
+        elif name == "UID":
             parts.append(b"UID %d")
             columns.append([rec.uid for rec in recs])
         elif name == "FLAGS":
@@ -134,7 +162,11 @@ def _fetch_summaries(
             columns.append([m.body for m in mimes])
     template = b"* %d FETCH (" + b" ".join(parts) + b")\r\n"
     lines = map(template.__mod__, zip(*columns, strict=True))
-    s.write(b"".join(lines))
+    if raws is None:
+        s.write(b"".join(lines))
+    else:  # a line per message: joined once, at the flush
+        for line in lines:
+            s.write(line)
     return complete
 
 
@@ -222,6 +254,9 @@ def write_fetch(s: ImapSession, seq: int, items: list[tuple[bytes, bytes]]) -> N
 #: messages per batch of driver calls, and the most message bytes read in one batch
 BATCH_MESSAGES = 500
 BATCH_BYTES = 8 * 1024 * 1024
+#: the most message bytes of one batch of whole-message items: the first lines go
+#: out while the next batch is read
+WHOLE_BATCH_BYTES = 1024 * 1024
 #: messages per batch of the record-only fast path (written and flushed in pieces, so
 #: the client parses the first lines while the server formats the next ones)
 RECORD_BATCH = 2000
@@ -277,17 +312,22 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
         recs = [recs[i] for i in keep]
     want_info = any(_needs_info(a) for a in atts)
     want_raw = any(_needs_message(a) for a in atts)
-    if not seen_changed and all(_is_summary(a) for a in atts):
-        limit = BATCH_MESSAGES if want_info else RECORD_BATCH
-        for i, j in _batches(recs, limit, None):
+    whole = any(_is_whole(a) for a in atts)
+    if not seen_changed and all(_is_summary(a) or _is_whole(a) for a in atts):
+        limit = BATCH_MESSAGES if want_info or whole else RECORD_BATCH
+        for i, j in _batches(recs, limit, WHOLE_BATCH_BYTES if whole else None):
             infos = None
-            if want_info:
-                try:
-                    infos = await get_infos(box, [rec.uid for rec in recs[i:j]], s.memory)
-                except mb.NoSuchMessage:
-                    missing = True
-                    continue
-            if not _fetch_summaries(s, seqs[i:j], recs[i:j], atts, infos):
+            raws = None
+            uids = [rec.uid for rec in recs[i:j]]
+            try:
+                if whole:
+                    raws = await box.read_many(uids)
+                if want_info:
+                    infos = await get_infos(box, uids, s.memory, raws)
+            except mb.NoSuchMessage:
+                missing = True
+                continue
+            if not _fetch_summaries(s, seqs[i:j], recs[i:j], atts, infos, raws):
                 missing = True
             await s.maybe_flush()
     else:

@@ -51,7 +51,7 @@ class Selected:
     # -- numbering -------------------------------------------------------------------
     def uids(self) -> list[int]:
         """The view's UIDs in sequence order."""
-        return [r.uid for r in self.box.messages()]
+        return self.box.uids()
 
     def resolve_records(self, seqset: SequenceSet, *, uid: bool) -> tuple[list[int], list[Any]]:
         """Sequence numbers and records named by ``seqset``, ascending (see `resolve`).
@@ -94,7 +94,7 @@ class Selected:
             if not uid:  # already checked above
                 spans = [(a - 1, b) for a, b in seqset.normalized(count).ranges]
             else:
-                uids = [r.uid for r in records]
+                uids = box.uids()
                 spans = [
                     (bisect.bisect_left(uids, a), bisect.bisect_right(uids, b))
                     for a, b in seqset.normalized(uids[-1]).ranges
@@ -105,7 +105,7 @@ class Selected:
                 seqs.extend(range(i + 1, j + 1))
                 out.extend(records[i:j])
             return seqs, out
-        uids = [r.uid for r in records]
+        uids = box.uids()
         for u in self._resolve(uids, seqset, uid=uid):
             i = bisect.bisect_left(uids, u)
             seqs.append(i + 1)
