@@ -110,6 +110,20 @@ def test_memory_cache_get_many_refreshes_hits() -> None:
     assert cache.get_many(("box",), [1, 3, 5], "mime") == ({1: 10, 3: 30, 5: 50}, [])
 
 
+def test_memory_cache_put_many_is_put_in_one_call() -> None:
+    one, many = MemoryCache(400), MemoryCache(400)
+    entries = [(1, "a", 100), (2, "b", 100), (3, "huge", 150), (1, "a2", 90), (4, "d", 100)]
+    for uid, value, size in entries:
+        one.put(("box", uid, "mime"), value, size)
+    many.put_many(("box",), "mime", entries)
+    assert many.used == one.used == 290  # "huge" is over a quarter of the budget: not kept
+    for uid in (1, 2, 3, 4):
+        assert many.get(("box", uid, "mime")) == one.get(("box", uid, "mime"))
+    many.put_many(("box",), "mime", [(5, "e", 100), (6, "f", 100)])  # over budget: oldest go
+    assert many.used <= 400 and many.get(("box", 1, "mime")) is None  # the least recent
+    assert many.get(("box", 6, "mime")) == "f"
+
+
 def test_translate_rights() -> None:
     assert translate_rights("lrswipkxte") == "lrswipcd"
     assert translate_rights("+ka") == "+ca"

@@ -237,6 +237,33 @@ class MemoryCache:
                 found[i] = item[0]
         return found, missing
 
+    def put_many(
+        self, base: tuple[Any, ...], kind: str, entries: list[tuple[int, Any, int]]
+    ) -> None:
+        """``put`` of ``(id, value, size)`` under the keys ``(*base, id, kind)``, in one call.
+
+        For a FETCH batch loaded from the driver cache after a restart: 10,000 calls to
+        `put` (and as many `message_key` tuples built by a function) cost a fifth of
+        that FETCH.
+        """
+        items = self._items
+        pop = items.pop
+        limit = self.budget // 4
+        used = self.used
+        for i, value, size in entries:
+            if size > limit:
+                continue
+            key = (*base, i, kind)
+            old = pop(key, None)
+            if old is not None:
+                used -= old[1]
+            items[key] = (value, size)
+            used += size
+        self.used = used
+        while self.used > self.budget and items:
+            _, (_, freed) = items.popitem(last=False)
+            self.used -= freed
+
     def put(self, key: Hashable, value: Any, size: int) -> None:
         if size > self.budget // 4:
             return
@@ -292,23 +319,27 @@ async def get_infos(
     out: dict[int, MimeInfo] = {}
     missing: list[int] = []
     await flush_pending(box, memory)
+    base = (box.owner, box.mailbox, box.uidvalidity)
     if memory is not None:
-        out, missing = memory.get_many((box.owner, box.mailbox, box.uidvalidity), uids, "mime")
+        out, missing = memory.get_many(base, uids, "mime")
     else:
         missing = list(uids)
     if not missing:
         return out
     cached = await box.cache_get_many(missing, CACHE_KEY)
     todo: list[int] = []
+    found: list[tuple[int, MimeInfo, int]] = []
+    loads = MimeInfo.loads
     for uid in missing:
         data = cached.get(uid)
-        info = MimeInfo.loads(data) if data else None
+        info = loads(data) if data else None
         if info is None:
             todo.append(uid)
             continue
         out[uid] = info
-        if memory is not None:
-            memory.put(message_key(box, uid, "mime"), info, len(data) + 200)
+        found.append((uid, info, len(data) + 200))  # type: ignore[arg-type]
+    if memory is not None and found:
+        memory.put_many(base, "mime", found)
     if not todo:
         return out
     have = raws if raws is not None else {}
