@@ -28,6 +28,8 @@ The :class:`Server` handle (given to ``unigate_startup`` and reachable as
 * ``await server.call(hook, **kw)``, ``call_first``, ``judge`` -- the async hook caller
 * ``server.spawn(async_fn)`` -- a background task for the life of the server
 * ``server.state`` -- a dict for per-server plugin state
+* ``write_atomic``, ``fdatasync``, ``fsync_dir``, ``write_all``, ``write_chunks``,
+  ``copy_range`` -- durable file writes for storage-format drivers (:mod:`unigate.durable`)
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ from unigate.auth import (
     SaslLogin,
     SessionCredentials,
 )
+from unigate.durable import (
+    copy_range,
+    fdatasync,
+    fsync_dir,
+    write_all,
+    write_atomic,
+    write_chunks,
+)
 from unigate.logs import ALL, CRASH, FAILURE, LOW, MAJOR, PROBLEM, Logger
 from unigate.objects import ObjectError, ObjectKind, ObjectRef, ObjectStore, split_address
 from unigate.plugins import acall, acall_first, ajudge
@@ -48,6 +58,12 @@ from unigate.server import Server
 from unigate_hookspecs import Verdict, hookimpl
 
 __all__ = [
+    "copy_range",
+    "fdatasync",
+    "fsync_dir",
+    "write_all",
+    "write_atomic",
+    "write_chunks",
     "ALL",
     "CRASH",
     "FAILURE",

@@ -291,7 +291,7 @@ def test_compaction_merges_and_reclaims(tmp_path: Path) -> None:
 def test_compaction_copies_frames_and_remakes_a_misplaced_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
 ) -> None:
-    from unigate_storage_sliced import durable
+    from unigate import durable
 
     monkeypatch.setattr(
         durable, "_HAS_COPY_FILE_RANGE", kernel_copy and durable._HAS_COPY_FILE_RANGE

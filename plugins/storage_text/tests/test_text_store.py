@@ -126,7 +126,7 @@ def test_expunge_compacts_and_keeps_uidnext(driver: TextDriver, mbox: Path) -> N
 def test_rewrite_moves_current_lines_and_remakes_stale_ones(
     driver: TextDriver, mbox: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
 ) -> None:
-    from unigate_storage_text import durable
+    from unigate import durable
 
     monkeypatch.setattr(
         durable, "_HAS_COPY_FILE_RANGE", kernel_copy and durable._HAS_COPY_FILE_RANGE

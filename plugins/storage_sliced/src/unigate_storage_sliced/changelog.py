@@ -15,7 +15,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from unigate_storage_sliced.durable import fdatasync, fsync_dir
+from unigate.api import fdatasync, fsync_dir
 from unigate_storage_sliced.layout import (
     FLAG_ROW,
     LOG_ENTRY,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from unigate_storage_sliced.durable import copy_range
+from unigate.api import copy_range
 from unigate_storage_sliced.layout import DATA_HEADER
 
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from unigate_storage_sliced.durable import fdatasync, write_atomic
+from unigate.api import fdatasync, write_atomic
 from unigate_storage_sliced.layout import (
     HEADER_SIZE,
     INDEX_HEADER,

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from pathlib import Path
 
+from unigate.api import fdatasync, fsync_dir, write_atomic, write_chunks
 from unigate_hookspecs.storage import (
     FlagChange,
     MailboxState,
@@ -35,7 +36,6 @@ from unigate_hookspecs.storage import (
 from unigate_storage_sliced import changelog, frames, indexfile
 from unigate_storage_sliced.cache import DerivedCache
 from unigate_storage_sliced.compaction import FrameWriter
-from unigate_storage_sliced.durable import fdatasync, fsync_dir, write_atomic, write_chunks
 from unigate_storage_sliced.flagcodec import FlagCodec
 from unigate_storage_sliced.layout import (
     DATA_HEADER,

@@ -24,7 +24,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from unigate_storage_text.durable import fdatasync, write_atomic
+from unigate.api import fdatasync, write_atomic
 from unigate_storage_text.fromline import FLAG_LETTERS
 
 MAGIC = b"UGMBXBDX"

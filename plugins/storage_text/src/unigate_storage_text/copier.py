@@ -8,7 +8,7 @@ and no Python object per unchanged message.
 
 from __future__ import annotations
 
-from unigate_storage_text.durable import copy_range, write_all
+from unigate.api import copy_range, write_all
 
 
 class RunCopier:

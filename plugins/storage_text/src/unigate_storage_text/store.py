@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
+from unigate.api import fdatasync, fsync_dir, write_atomic
 from unigate_hookspecs.storage import (
     FlagChange,
     MailboxState,
@@ -34,7 +35,6 @@ from unigate_hookspecs.storage import (
 )
 from unigate_storage_text import bdx, fromline
 from unigate_storage_text.copier import RunCopier
-from unigate_storage_text.durable import fdatasync, fsync_dir, write_atomic
 
 #: "Index Mailboxes larger than" (manual L11204)
 DEFAULT_INDEX_THRESHOLD = 300 * 1024

@@ -1,8 +1,10 @@
-"""Small fsync helpers: the plugin's own (plugins may not import ``unigate.fsutil``).
+"""Durable writes for storage-format drivers: the file primitives a mailbox store needs.
 
-Why here: a mailbox write is durable only when the file's data *and* the directory
-entry that names it reach the disk. These helpers are all the sliced driver needs,
-with the kernel-side copy compaction moves frames with.
+Why in the kernel: every format driver (the text and sliced plugins, a third party's)
+needs the same few operations, and getting them wrong loses mail. A write is durable
+only when the file's data *and* the directory entry that names it reach the disk;
+large copies stay inside the kernel (``copy_file_range``) where the platform allows.
+Plugins reach these through :mod:`unigate.api`.
 """
 
 from __future__ import annotations
@@ -11,18 +13,17 @@ import errno
 import os
 from pathlib import Path
 
+from unigate.fsutil import fsync_dir
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or create inside ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["copy_range", "fdatasync", "fsync_dir", "write_all", "write_atomic", "write_chunks"]
 
 
 def write_atomic(path: Path, chunks: list[bytes] | bytes) -> None:
-    """Replace ``path`` with ``chunks`` atomically: temp file, fsync, rename, fsync dir."""
+    """Replace ``path`` with ``chunks`` atomically: temp file, fsync, rename, fsync dir.
+
+    The temporary file is ``<name>.tmp`` beside ``path``, so a driver that finds one
+    at open knows a replacement was cut short and removes it.
+    """
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         if isinstance(chunks, bytes):
@@ -41,6 +42,14 @@ def fdatasync(fd: int) -> None:
     sync(fd)
 
 
+def write_all(fd: int, data: bytes, at: int) -> None:
+    """``pwrite`` from offset ``at`` until every byte is written."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, at)
+        view, at = view[n:], at + n
+
+
 def write_chunks(fd: int, chunks: list[bytes], at: int) -> None:
     """Write ``chunks`` one after the other from offset ``at``, without joining them.
 
@@ -53,17 +62,10 @@ def write_chunks(fd: int, chunks: list[bytes], at: int) -> None:
             want = sum(map(len, group))
             done = os.pwritev(fd, group, at)
             if done < want:
-                _write_all(fd, b"".join(group)[done:], at + done)
+                write_all(fd, b"".join(group)[done:], at + done)
             at += want
         return
-    _write_all(fd, b"".join(chunks), at)
-
-
-def _write_all(fd: int, data: bytes, at: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, at)
-        view, at = view[n:], at + n
+    write_all(fd, b"".join(chunks), at)
 
 
 def copy_range(src: int, dst: int, count: int, src_at: int, dst_at: int) -> None:
@@ -78,7 +80,7 @@ def copy_range(src: int, dst: int, count: int, src_at: int, dst_at: int) -> None
             while count:
                 n = os.copy_file_range(src, dst, count, src_at, dst_at)
                 if n == 0:
-                    raise OSError(errno.EIO, "data file shorter than its index says")
+                    raise OSError(errno.EIO, "source file shorter than expected")
                 count, src_at, dst_at = count - n, src_at + n, dst_at + n
             return
         except OSError as exc:
@@ -87,10 +89,10 @@ def copy_range(src: int, dst: int, count: int, src_at: int, dst_at: int) -> None
     while count:
         data = os.pread(src, min(count, 1 << 20), src_at)
         if not data:
-            raise OSError(errno.EIO, "data file shorter than its index says")
-        _write_all(dst, data, dst_at)
+            raise OSError(errno.EIO, "source file shorter than expected")
+        write_all(dst, data, dst_at)
         count, src_at, dst_at = count - len(data), src_at + len(data), dst_at + len(data)
 
 
 _HAS_COPY_FILE_RANGE = hasattr(os, "copy_file_range")
-_IOV_MAX = 1024
+_IOV_MAX = 1024  # the least IOV_MAX of the platforms (Linux, BSDs, macOS)
