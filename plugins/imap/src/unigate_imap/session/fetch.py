@@ -316,18 +316,14 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     if not seen_changed and all(_is_summary(a) or _is_whole(a) for a in atts):
         limit = BATCH_MESSAGES if want_info or whole else RECORD_BATCH
         for i, j in _batches(recs, limit, WHOLE_BATCH_BYTES if whole else None):
-            infos = None
-            raws = None
-            uids = [rec.uid for rec in recs[i:j]]
-            try:
-                if whole:
-                    raws = await box.read_many(uids)
-                if want_info:
-                    infos = await get_infos(box, uids, s.memory, raws)
-            except mb.NoSuchMessage:
+            got = await _read_batch(s, box, recs[i:j], whole, want_info)
+            if got is None:
                 missing = True
                 continue
-            if not _fetch_summaries(s, seqs[i:j], recs[i:j], atts, infos, raws):
+            raws, infos = got
+            if not _fetch_summaries(
+                s, seqs[i:j], recs[i:j], atts, infos if want_info else None, raws if whole else None
+            ):
                 missing = True
             await s.maybe_flush()
     else:
@@ -335,6 +331,23 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     if missing:
         return p.no(cmd.tag, "Some messages were expunged meanwhile", "EXPUNGEISSUED")
     return p.ok(cmd.tag, "FETCH completed")
+
+
+async def _read_batch(
+    s: ImapSession, box: Any, recs: list[Any], want_raw: bool, want_info: bool
+) -> tuple[dict[int, bytes], dict[int, MimeInfo]] | None:
+    """The bytes and the `MimeInfo` (as asked) of one batch, or None if it vanished."""
+    uids = [rec.uid for rec in recs]
+    raws: dict[int, bytes] = {}
+    infos: dict[int, MimeInfo] = {}
+    try:
+        if want_raw:
+            raws = await box.read_many(uids)
+        if want_info:
+            infos = await get_infos(box, uids, s.memory, raws)
+    except mb.NoSuchMessage:
+        return None
+    return raws, infos
 
 
 async def write_records(
@@ -363,17 +376,11 @@ async def _fetch_messages(
     """The general path (sections, bodies): batches of reads; True if some vanished."""
     missing = False
     for i, j in _batches(recs, BATCH_MESSAGES, BATCH_BYTES if want_raw else None):
-        uids = [rec.uid for rec in recs[i:j]]
-        raws: dict[int, bytes] = {}
-        infos: dict[int, MimeInfo] = {}
-        try:
-            if want_raw:
-                raws = await box.read_many(uids)
-            if want_info:
-                infos = await get_infos(box, uids, s.memory, raws)
-        except mb.NoSuchMessage:
+        got = await _read_batch(s, box, recs[i:j], want_raw, want_info)
+        if got is None:
             missing = True
             continue
+        raws, infos = got
         for seq, rec in zip(seqs[i:j], recs[i:j], strict=True):
             uid = rec.uid
             raw = raws.get(uid)
