@@ -37,7 +37,7 @@ class ImapSettings(BaseModel):
     )
     output_chunk: int = Field(64 * 1024, ge=1024, description="flush responses every N bytes")
     memory_cache_mb: int = Field(
-        64, ge=0, description="parsed headers/ENVELOPE/BODYSTRUCTURE kept in memory, MB"
+        256, ge=0, description="parsed headers/ENVELOPE/BODYSTRUCTURE kept in memory, MB"
     )
     server_name: str = Field("Unigate", description="the ID response name")
     notify_queue: int = Field(

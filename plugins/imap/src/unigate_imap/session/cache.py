@@ -152,14 +152,7 @@ class MimeInfo:
 
     def column_text(self, name: str) -> str | None:
         """The SEARCH column text (`field_text`) of ``name``, one of `COLUMN_FIELDS`."""
-        start = self._cuts[6]
-        spans = _COLUMN_SPANS.unpack_from(self.data, start)
-        i = 2 * _COLUMN_INDEX[name]
-        length = spans[i + 1]
-        if length < 0:
-            return None
-        pos = start + _COLUMN_SPANS.size + spans[i]
-        return self.data[pos : pos + length].decode("utf-8", "replace")
+        return column_texts([self], name)[0]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MimeInfo) and other.data == self.data
@@ -174,6 +167,33 @@ class MimeInfo:
         except (ValueError, TypeError, KeyError, IndexError):
             structure = None
         return Message(raw, structure)
+
+
+_SPAN = struct.Struct("<ii")
+
+
+def column_texts(infos: Sequence[MimeInfo], name: str) -> list[str | None]:
+    """The SEARCH column texts of ``name`` (one of `COLUMN_FIELDS`) of many summaries.
+
+    The first SEARCH SUBJECT of a 100,000-message mailbox reads this for every
+    message: one loop here, and two integers unpacked per message (not the ten of
+    every field).
+    """
+    skip = _SPAN.size * _COLUMN_INDEX[name]  # each field's (offset, length) pair
+    unpack = _SPAN.unpack_from
+    base = _COLUMN_SPANS.size
+    out: list[str | None] = []
+    append = out.append
+    for info in infos:
+        data = info.data
+        start = info._cuts[6]
+        at, length = unpack(data, start + skip)
+        if length < 0:
+            append(None)
+        else:
+            pos = start + base + at
+            append(data[pos : pos + length].decode("utf-8", "replace"))
+    return out
 
 
 def info_of(msg: Message) -> MimeInfo:

@@ -28,7 +28,7 @@ from ..query import (
     sort,
     thread,
 )
-from .cache import COLUMN_FIELDS, MemoryCache, email_id_of, get_infos, message_key
+from .cache import COLUMN_FIELDS, MemoryCache, column_texts, email_id_of, get_infos, message_key
 from .core import ImapSession, register
 from .errors import CommandError
 from .state import Selected
@@ -238,10 +238,12 @@ async def column_search(
     kept = name in COLUMN_FIELDS  # computed with the summary
     for i in range(0, len(todo), LOAD_BATCH):
         infos = await get_infos(box, todo[i : i + LOAD_BATCH], memory)
-        for uid, info in infos.items():
-            text = info.column_text(name) if kept else field_text(info.header, field)
-            texts[uid] = text
-            column.size += 60 + (len(text) if text else 0)
+        if kept:
+            values = column_texts(list(infos.values()), name)
+        else:
+            values = [field_text(info.header, field) for info in infos.values()]
+        texts.update(zip(infos, values, strict=True))
+        column.size += 60 * len(values) + sum(len(v) for v in values if v)
     if todo:
         memory.put(ckey, column, column.size)
     needle = text_key.value.casefold()
