@@ -280,9 +280,7 @@ class MemoryCache:
             items[key] = (value, size)
             used += size
         self.used = used
-        while self.used > self.budget and items:
-            _, (_, freed) = items.popitem(last=False)
-            self.used -= freed
+        self._shrink()
 
     def put(self, key: Hashable, value: Any, size: int) -> None:
         if size > self.budget // 4:
@@ -292,8 +290,13 @@ class MemoryCache:
             self.used -= old[1]
         self._items[key] = (value, size)
         self.used += size
-        while self.used > self.budget and self._items:
-            _, (_, freed) = self._items.popitem(last=False)
+        self._shrink()
+
+    def _shrink(self) -> None:
+        """Drop the least recently used entries until the budget holds."""
+        items = self._items
+        while self.used > self.budget and items:
+            _, (_, freed) = items.popitem(last=False)
             self.used -= freed
 
 
@@ -358,27 +361,25 @@ async def get_infos(
             continue
         out[uid] = info
         found.append((uid, info, len(data) + 200))  # type: ignore[arg-type]
+    if todo:
+        have = raws if raws is not None else {}
+        unread = [u for u in todo if u not in have]
+        if unread:
+            have.update(await box.read_many(unread))
+        puts: list[tuple[int, bytes]] = []
+        for uid in todo:
+            raw = have.get(uid)
+            if raw is None:
+                continue  # expunged meanwhile
+            info = info_of(Message(raw))
+            data = info.dumps()
+            puts.append((uid, data))
+            out[uid] = info
+            found.append((uid, info, len(data) + 200))
+        with contextlib.suppress(Exception):  # an unwritable cache is only slower
+            await box.cache_put_many(puts, CACHE_KEY)
     if memory is not None and found:
         memory.put_many(base, "mime", found)
-    if not todo:
-        return out
-    have = raws if raws is not None else {}
-    unread = [u for u in todo if u not in have]
-    if unread:
-        have.update(await box.read_many(unread))
-    puts: list[tuple[int, bytes]] = []
-    for uid in todo:
-        raw = have.get(uid)
-        if raw is None:
-            continue  # expunged meanwhile
-        info = info_of(Message(raw))
-        data = info.dumps()
-        puts.append((uid, data))
-        out[uid] = info
-        if memory is not None:
-            memory.put(message_key(box, uid, "mime"), info, len(data) + 200)
-    with contextlib.suppress(Exception):  # an unwritable cache is only slower
-        await box.cache_put_many(puts, CACHE_KEY)
     return out
 
 

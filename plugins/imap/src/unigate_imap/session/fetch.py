@@ -9,7 +9,7 @@ new ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +62,8 @@ def _is_summary(att: p.FetchAtt) -> bool:
 
 
 _WHOLE_SECTION = p.Section()
+#: `_fetch_summaries`'s name for a whole-message item
+_WHOLE = "[whole]"
 
 
 def _is_whole(att: p.FetchAtt) -> bool:
@@ -103,13 +105,12 @@ def _fetch_summaries(
     Returns False when a message has no `MimeInfo` or bytes (expunged meanwhile); it
     is left out.
     """
-    plan: list[tuple[str, p.FetchAtt | None]] = [(a.name, a) for a in atts]
+    #: item names, with whole-message items (`BODY[]` shares its name with `BODY`) apart
+    plan = [(_WHOLE if _is_whole(a) else a.name, a) for a in atts]
     if s.condstore and all(a.name != "MODSEQ" for a in atts):
-        plan.append(("MODSEQ", None))
+        plan.append(("MODSEQ", p.FetchAtt("MODSEQ")))
     complete = True
-    need_info = infos is not None and any(
-        name in _FROM_INFO and not (att is not None and _is_whole(att)) for name, att in plan
-    )
+    need_info = infos is not None and any(name in _FROM_INFO for name, _ in plan)
     if need_info or raws is not None:
         keep = [
             i
@@ -117,15 +118,14 @@ def _fetch_summaries(
             if (not need_info or rec.uid in infos) and (raws is None or rec.uid in raws)  # type: ignore[operator]
         ]
         if len(keep) < len(recs):
-            seqs = [seqs[i] for i in keep]
-            recs = [recs[i] for i in keep]
+            seqs, recs = _take(seqs, recs, keep)
             complete = False
     mimes: list[MimeInfo] = [infos[rec.uid] for rec in recs] if need_info else []  # type: ignore[index]
     bodies: list[bytes] = [raws[rec.uid] for rec in recs] if raws is not None else []
     parts: list[bytes] = []
     columns: list[Sequence[Any]] = [seqs]
     for name, att in plan:
-        if att is not None and _is_whole(att):
+        if name == _WHOLE:
             parts.append(att.response_name() + b" {%d}\r\n%s")
             columns.append([len(b) for b in bodies])
             columns.append(bodies)
@@ -168,6 +168,11 @@ def _fetch_summaries(
         for line in lines:
             s.write(line)
     return complete
+
+
+def _take(seqs: Sequence[int], recs: list[Any], keep: list[int]) -> tuple[list[int], list[Any]]:
+    """The sequence numbers and records at the indexes ``keep``."""
+    return [seqs[i] for i in keep], [recs[i] for i in keep]
 
 
 #: FETCH items answered from the cached `MimeInfo`
@@ -307,16 +312,17 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     if seen_changed:
         seqs, recs = sel.resolve_records(cmd.sequence_set, uid=cmd.uid)
     if cmd.changedsince is not None:
-        keep = [i for i, rec in enumerate(recs) if rec.modseq > cmd.changedsince]
-        seqs = [seqs[i] for i in keep]
-        recs = [recs[i] for i in keep]
+        seqs, recs = _take(
+            seqs, recs, [i for i, rec in enumerate(recs) if rec.modseq > cmd.changedsince]
+        )
     want_info = any(_needs_info(a) for a in atts)
     want_raw = any(_needs_message(a) for a in atts)
     whole = any(_is_whole(a) for a in atts)
     if not seen_changed and all(_is_summary(a) or _is_whole(a) for a in atts):
         limit = BATCH_MESSAGES if want_info or whole else RECORD_BATCH
-        for i, j in _batches(recs, limit, WHOLE_BATCH_BYTES if whole else None):
-            got = await _read_batch(s, box, recs[i:j], whole, want_info)
+        async for i, j, got in _read_batches(
+            s, box, recs, limit, WHOLE_BATCH_BYTES if whole else None, whole, want_info
+        ):
             if got is None:
                 missing = True
                 continue
@@ -333,21 +339,30 @@ async def fetch(s: ImapSession, cmd: p.Fetch) -> bytes:
     return p.ok(cmd.tag, "FETCH completed")
 
 
-async def _read_batch(
-    s: ImapSession, box: Any, recs: list[Any], want_raw: bool, want_info: bool
-) -> tuple[dict[int, bytes], dict[int, MimeInfo]] | None:
-    """The bytes and the `MimeInfo` (as asked) of one batch, or None if it vanished."""
-    uids = [rec.uid for rec in recs]
-    raws: dict[int, bytes] = {}
-    infos: dict[int, MimeInfo] = {}
-    try:
-        if want_raw:
-            raws = await box.read_many(uids)
-        if want_info:
-            infos = await get_infos(box, uids, s.memory, raws)
-    except mb.NoSuchMessage:
-        return None
-    return raws, infos
+async def _read_batches(
+    s: ImapSession,
+    box: Any,
+    recs: list[Any],
+    limit: int,
+    max_bytes: int | None,
+    want_raw: bool,
+    want_info: bool,
+) -> AsyncIterator[tuple[int, int, tuple[dict[int, bytes], dict[int, MimeInfo]] | None]]:
+    """Per `_batches` span ``(i, j)``: the bytes and `MimeInfo` (as asked) of those
+    messages, or None when the batch vanished (expunged meanwhile)."""
+    for i, j in _batches(recs, limit, max_bytes):
+        uids = [rec.uid for rec in recs[i:j]]
+        raws: dict[int, bytes] = {}
+        infos: dict[int, MimeInfo] = {}
+        try:
+            if want_raw:
+                raws = await box.read_many(uids)
+            if want_info:
+                infos = await get_infos(box, uids, s.memory, raws)
+        except mb.NoSuchMessage:
+            yield i, j, None
+            continue
+        yield i, j, (raws, infos)
 
 
 async def write_records(
@@ -375,8 +390,9 @@ async def _fetch_messages(
 ) -> bool:
     """The general path (sections, bodies): batches of reads; True if some vanished."""
     missing = False
-    for i, j in _batches(recs, BATCH_MESSAGES, BATCH_BYTES if want_raw else None):
-        got = await _read_batch(s, box, recs[i:j], want_raw, want_info)
+    async for i, j, got in _read_batches(
+        s, box, recs, BATCH_MESSAGES, BATCH_BYTES if want_raw else None, want_raw, want_info
+    ):
         if got is None:
             missing = True
             continue
@@ -392,5 +408,5 @@ async def _fetch_messages(
             write_fetch(s, seq, items)
             if s.flush_due:
                 await s.flush()
-        del raws
+        del raws, got  # this batch's bytes go before the next batch is read
     return missing
