@@ -17,6 +17,10 @@ into each server through IMAP APPEND (20 parallel sessions), then timed:
                        (nothing in memory: unigate answers from the storage driver's
                        derived-data cache, Dovecot from its index cache).
 
+Every item but the cold envelope fetch is the median of ``REPEAT`` runs (the
+restart items: of as many restarts): single shots on a shared machine varied by a
+factor of two from one run to the next.
+
 Servers: unigate (``python -m unigate serve``, imap + storage_sliced, log level 2) and
 Dovecot (Debian ``dovecot-imapd``, a private instance with Maildir storage, started
 with ``dovecot -F -c CONF``; skipped when it is not installed or ``--no-dovecot``).
@@ -38,6 +42,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +55,8 @@ from pathlib import Path
 USER = "bench@bench.test"
 PASSWORD = "pw"
 SESSIONS = 20
+#: runs of each warm item (and server restarts) whose median is reported
+REPEAT = 5
 
 
 # ------------------------------------------------------------------ a tiny client
@@ -172,6 +179,10 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def median_of(fn: Callable[[], object], runs: int = REPEAT) -> float:
+    return statistics.median(timed(fn) for _ in range(runs))
+
+
 def measure(port: int, count: int) -> dict[str, float]:
     out: dict[str, float] = {}
 
@@ -185,11 +196,11 @@ def measure(port: int, count: int) -> dict[str, float]:
     c = Client(port)
     c.login()
     c.cmd("SELECT INBOX")
-    out["fetch 1:* flags"] = timed(lambda: c.cmd("FETCH 1:* (UID FLAGS RFC822.SIZE)"))
+    out["fetch 1:* flags"] = median_of(lambda: c.cmd("FETCH 1:* (UID FLAGS RFC822.SIZE)"))
     out["fetch 1:* envelope (cold)"] = timed(lambda: c.cmd("FETCH 1:* ENVELOPE"))
-    out["fetch 1:* envelope (warm)"] = timed(lambda: c.cmd("FETCH 1:* ENVELOPE"))
-    out["uid search header"] = timed(lambda: c.cmd('UID SEARCH HEADER Subject "needle"'))
-    out["1000 full bodies"] = timed(lambda: c.cmd("UID FETCH 1:1000 BODY.PEEK[]"))
+    out["fetch 1:* envelope (warm)"] = median_of(lambda: c.cmd("FETCH 1:* ENVELOPE"))
+    out["uid search header"] = median_of(lambda: c.cmd('UID SEARCH HEADER Subject "needle"'))
+    out["1000 full bodies"] = median_of(lambda: c.cmd("UID FETCH 1:1000 BODY.PEEK[]"))
     c.close()
 
     def mixed(seed: int) -> None:
@@ -212,7 +223,7 @@ def measure(port: int, count: int) -> dict[str, float]:
         for t in threads:
             t.join()
 
-    out[f"{SESSIONS} sessions mixed"] = timed(concurrent)
+    out[f"{SESSIONS} sessions mixed"] = median_of(concurrent, 3)
     return out
 
 
@@ -227,6 +238,19 @@ def measure_restarted(port: int) -> dict[str, float]:
     }
     c.close()
     return out
+
+
+def restarted(start: Callable[[], subprocess.Popen[bytes]], port: int) -> dict[str, float]:
+    """`measure_restarted` over ``REPEAT`` fresh starts of the server: the medians."""
+    runs: list[dict[str, float]] = []
+    for _ in range(REPEAT):
+        process = start()
+        try:
+            wait_port(port)
+            runs.append(measure_restarted(port))
+        finally:
+            stop(process)
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def free_port() -> int:
@@ -308,13 +332,8 @@ def run_unigate(work: Path, count: int) -> dict[str, float]:
         result["load (APPEND)"] = load
     finally:
         stop(process)
-    process = start()
-    try:
-        wait_port(port)
-        result.update(measure_restarted(port))
-        return result
-    finally:
-        stop(process)
+    result.update(restarted(start, port))
+    return result
 
 
 def run_dovecot(work: Path, count: int) -> dict[str, float] | None:
@@ -398,13 +417,8 @@ def run_dovecot(work: Path, count: int) -> dict[str, float] | None:
         result["load (APPEND)"] = load
     finally:
         stop(process)
-    process = start()
-    try:
-        wait_port(port)
-        result.update(measure_restarted(port))
-        return result
-    finally:
-        stop(process)
+    result.update(restarted(start, port))
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -405,6 +405,29 @@ def test_cache(tmp_path: Path) -> None:
     assert s2.cache_get(2, "bs") is None
 
 
+def test_derived_cache_file(tmp_path: Path) -> None:
+    """Runs of keys, the last entry winning, a torn tail, and forget keeping the rest."""
+    from unigate_storage_sliced.cache import DerivedCache
+
+    path = tmp_path / "cache.dat"
+    c = DerivedCache(path)
+    for uid in (1, 2, 3):
+        c.put(uid, "a", b"a%d" % uid)
+    c.put(2, "b", b"b2")
+    c.put(1, "a", b"newer")
+    with open(path, "ab") as f:
+        f.write(b"\x04\x00\x00\x00\x01\x00\x10\x00\x00\x00aonly-part")  # torn
+    c = DerivedCache(path)
+    assert [c.get(u, "a") for u in (1, 2, 3, 4)] == [b"newer", b"a2", b"a3", None]
+    assert c.get(2, "b") == b"b2" and c.get(1, "b") is None and c.get(1, "zz") is None
+    c.put(3, "b", b"b3")
+    c.forget({2})
+    assert c.get(2, "a") is None and c.get(3, "b") == b"b3"
+    again = DerivedCache(path)
+    assert [again.get(u, "a") for u in (1, 2, 3)] == [b"newer", None, b"a3"]
+    assert again.get(2, "b") is None and again.get(3, "b") == b"b3"
+
+
 def test_index_rows_are_fixed_size(tmp_path: Path) -> None:
     driver, path = _box(tmp_path)
     _fill(driver, path, 5).close()
