@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from unigate.api import fdatasync, write_atomic
+from unigate.api import write_atomic
 from unigate_storage_sliced.layout import (
     HEADER_SIZE,
     INDEX_HEADER,
@@ -250,10 +250,16 @@ class IndexWriter:
 
     def checkpoint(self, header: IndexHeader, new_rows: bytes) -> None:
         """Write the rows added since the last checkpoint after the committed ones, then
-        the header that commits them; one fdatasync.
+        the header that commits them; not fsynced.
 
-        A crash during it leaves the old header (the rows past its count are
-        ignored), the new one, or a torn pair that fails its CRCs and is rebuilt.
+        Why no fdatasync: the frames it indexes are durable already (`append` synced
+        them), so the index is derived data, like Dovecot's index files under its
+        default ``mail_fsync = optimized``. A system crash before write-back leaves
+        the old header (its rows are intact; the frames past them are adopted), or a
+        new header whose rows did not reach the disk, which fails the rows' CRC and
+        is rebuilt from the data files and the journal. A process crash loses
+        nothing (the page cache survives it). One fsync fewer per 1,024 appended
+        messages: a tenth of the append time in batches of 100.
         Raises `MetaAreaFull`, having written nothing, when the meta outgrew its area
         (the caller then writes the whole index with `write_full`).
         """
@@ -263,7 +269,6 @@ class IndexWriter:
         at = records_offset(header.meta_area) + header.count * RECORD.size
         os.pwrite(self.fd, new_rows, at)
         os.pwrite(self.fd, head, 0)
-        fdatasync(self.fd)
         header.count, header.records_crc = count, crc
 
     def close(self) -> None:

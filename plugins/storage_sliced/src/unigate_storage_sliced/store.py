@@ -443,39 +443,53 @@ class SlicedStore(MailboxStore):
         pending: dict[int, list[bytes]] = {}
         records: list[MessageRecord] = []
         # define the batch's new keywords first: this is the only step that can refuse
-        _s, _k, new_kw = self._codec.encode(frozenset().union(*(m.flags for m in messages)))
+        codec = self._codec
+        _s, _k, new_kw = codec.encode(frozenset().union(*(m.flags for m in messages)))
         log_entries = [changelog.keyword_entry(i, n) for i, n in new_kw]
-        encode = self._codec.encode
+        # the loop below runs once per message of every append: its work is hoisted
+        # (flags encoded once per distinct set, counters kept in locals)
+        coded: dict[frozenset[str], tuple[int, int, list[str]]] = {}
+        head_of, crc32, pack_row = frames.frame_head, zlib.crc32, RECORD.pack
+        max_size, first_offset = self.max_file_size, DATA_HEADER.size
         rows: list[bytes] = []
+        chunks: list[bytes] = pending.setdefault(num, []) if num else []
+        uid, highest = h.uidnext, h.highestmodseq
         for msg in messages:
-            sysbits, kwbits, _none = encode(msg.flags)
+            flags, data, modseq = msg.flags, msg.data, msg.modseq
+            code = coded.get(flags)
+            if code is None:
+                sysbits, kwbits, _none = codec.encode(flags)
+                names = codec.keyword_names(kwbits) if kwbits else []
+                code = coded[flags] = (sysbits, kwbits, names)
+            sysbits, kwbits, names = code
             date = msg.internal_date or now
-            uid = h.uidnext
-            length = len(msg.data)
-            names = self._codec.keyword_names(kwbits) if kwbits else []
-            head = frames.frame_head(
-                uid, sysbits, names, date, msg.modseq, length, zlib.crc32(msg.data)
-            )
+            length = len(data)
+            head = head_of(uid, sysbits, names, date, modseq, length, crc32(data))
             need = len(head) + length
-            if num == 0 or (size + need > self.max_file_size and size > DATA_HEADER.size):
+            if num == 0 or (size + need > max_size and size > first_offset):
+                if num:
+                    files[num] = size
                 num += 1
                 self._new_data_file(num, h.generation)
                 new_files.append(num)
-                size = DATA_HEADER.size
-            pending.setdefault(num, []).extend((head, msg.data))
-            rows.append(
-                RECORD.pack(uid, num, size + len(head), length, date, msg.modseq, sysbits, kwbits)
-            )
-            records.append(MessageRecord(uid, msg.flags, date, length, msg.modseq))
+                chunks = pending.setdefault(num, [])
+                size = first_offset
+            chunks += (head, data)
+            rows.append(pack_row(uid, num, size + len(head), length, date, modseq, sysbits, kwbits))
+            records.append(MessageRecord(uid, flags, date, length, modseq))
             size += need
+            uid += 1
+            if modseq > highest:
+                highest = modseq
+        if num:
             files[num] = size
-            h.uidnext = uid + 1
-            if msg.modseq > h.highestmodseq:
-                h.highestmodseq = msg.modseq
+        h.uidnext, h.highestmodseq = uid, highest
         self._rows.extend(b"".join(rows))
         if log_entries:
             self._log.write(log_entries)
         for fnum, chunks in pending.items():
+            if not chunks:
+                continue  # the current file was full: the batch began a new one
             fd = self._fd(fnum)
             write_chunks(fd, chunks, files[fnum] - sum(map(len, chunks)))
             fdatasync(fd)
