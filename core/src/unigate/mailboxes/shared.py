@@ -90,7 +90,9 @@ class SharedMailbox:
         #: number of driver ``append`` calls (tests observe group commit through it)
         self.append_batches = 0
         self._store: MailboxStore | None = None
-        self._lock = anyio.Lock()
+        # fast_acquire: an uncontended acquire does not yield to the event loop first
+        # (it is taken for every commit batch, and the work under it yields anyway)
+        self._lock = anyio.Lock(fast_acquire=True)
         self._pending: list[_AppendRequest] = []
         self._committing = False
         self._on_usage = on_usage
