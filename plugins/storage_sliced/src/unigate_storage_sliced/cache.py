@@ -75,17 +75,19 @@ class DerivedCache:
 
     def put(self, uid: int, key: str, value: bytes) -> None:
         self._load().setdefault(key, {})[uid] = value
-        k = key.encode("utf-8")
         try:
             with open(self.path, "ab") as f:
-                f.write(_ENTRY.pack(uid, len(k), len(value)) + k + value)
+                f.write(_entry(uid, key.encode("utf-8"), value))
         except OSError:
             pass  # best effort by contract
 
     def forget(self, uids: set[int]) -> None:
-        """Drop expunged messages' entries (rewrites the file, still not fsynced)."""
+        """Drop expunged messages' entries (rewrites the file, still not fsynced).
+
+        The kept entries are re-pointed into the rewritten bytes, as a load would.
+        """
         tables = self._load()
-        entries: list[bytes] = []
+        out = bytearray()
         for key, table in tables.items():
             k = key.encode("utf-8")
             for uid in [u for u in table if u in uids]:
@@ -93,13 +95,17 @@ class DerivedCache:
             for uid in table:
                 value = self.get(uid, key)
                 assert value is not None
-                table[uid] = value
-                entries.append(_ENTRY.pack(uid, len(k), len(value)) + k + value)
-        self._raw = b""
+                out += _entry(uid, k, value)
+                table[uid] = (len(out) - len(value), len(out))
+        self._raw = bytes(out)
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            with open(tmp, "wb") as f:
-                f.write(b"".join(entries))
+            tmp.write_bytes(self._raw)
             os.replace(tmp, self.path)
         except OSError:
             pass
+
+
+def _entry(uid: int, key: bytes, value: bytes) -> bytes:
+    """One entry of the file: the `_ENTRY` head, the key and the value."""
+    return _ENTRY.pack(uid, len(key), len(value)) + key + value

@@ -25,6 +25,7 @@ import hashlib
 import struct
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
+from itertools import accumulate
 from typing import Any
 
 from unigate.api import mailboxes as mb
@@ -101,9 +102,7 @@ class MimeInfo:
             at += len(encoded)
         columns = _COLUMN_SPANS.pack(*spans) + b"".join(texts)
         parts = (envelope, bodystructure, body, structure, header, email_id, columns)
-        cuts = [_CUTS.size]
-        for part in parts:
-            cuts.append(cuts[-1] + len(part))
+        cuts = accumulate(map(len, parts), initial=_CUTS.size)
         info = cls.loads(_CUTS.pack(*cuts) + b"".join(parts))
         assert info is not None
         return info
