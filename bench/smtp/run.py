@@ -145,10 +145,11 @@ def wait_until(predicate, timeout: float, step: float = 0.02) -> bool:
     return predicate()
 
 
-def _process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process and its threads so far."""
+def _process_cpu(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process and its threads so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def free_port() -> int:
@@ -211,10 +212,12 @@ def run_unigate(args: argparse.Namespace, work: Path) -> Result:
         queue = data / "Queue"
         wait_until(lambda: not any(queue.glob("*.msg")), 600, 0.01)
         result.deliver_seconds = time.perf_counter() - result.started  # type: ignore[attr-defined]
-        busy = _process_cpu(process.pid) - idle_cpu
+        (user_now, system_now), (user_idle, system_idle) = _process_cpu(process.pid), idle_cpu
+        user, system = user_now - user_idle, system_now - system_idle
+        busy = user + system
         print(
-            f"unigate server: {busy:.1f} s CPU while busy, {busy / args.count * 1000:.2f} ms "
-            "per message",
+            f"unigate server: {busy:.1f} s CPU while busy (user {user:.1f}, system "
+            f"{system:.1f}), {busy / args.count * 1000:.2f} ms per message",
             file=sys.stderr,
         )
         return result

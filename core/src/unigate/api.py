@@ -29,7 +29,7 @@ The :class:`Server` handle (given to ``unigate_startup`` and reachable as
 * ``server.spawn(async_fn)`` -- a background task for the life of the server
 * ``server.state`` -- a dict for per-server plugin state
 * ``write_atomic``, ``fdatasync``, ``fsync_dir``, ``write_all``, ``write_chunks``,
-  ``copy_range`` -- durable file writes for storage-format drivers (:mod:`unigate.durable`)
+  ``write_synced``, ``copy_range`` -- durable file writes for storage-format drivers (:mod:`unigate.durable`)
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from unigate.durable import (
     write_all,
     write_atomic,
     write_chunks,
+    write_synced,
 )
 from unigate.logs import ALL, CRASH, FAILURE, LOW, MAJOR, PROBLEM, Logger
 from unigate.objects import ObjectError, ObjectKind, ObjectRef, ObjectStore, split_address
@@ -64,6 +65,7 @@ __all__ = [
     "write_all",
     "write_atomic",
     "write_chunks",
+    "write_synced",
     "ALL",
     "CRASH",
     "FAILURE",

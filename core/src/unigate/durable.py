@@ -15,7 +15,15 @@ from pathlib import Path
 
 from unigate.fsutil import fsync_dir
 
-__all__ = ["copy_range", "fdatasync", "fsync_dir", "write_all", "write_atomic", "write_chunks"]
+__all__ = [
+    "copy_range",
+    "fdatasync",
+    "fsync_dir",
+    "write_all",
+    "write_atomic",
+    "write_chunks",
+    "write_synced",
+]
 
 
 def write_atomic(path: Path, chunks: list[bytes] | bytes) -> None:
@@ -68,6 +76,37 @@ def write_chunks(fd: int, chunks: list[bytes], at: int) -> None:
     write_all(fd, b"".join(chunks), at)
 
 
+def write_synced(fd: int, chunks: list[bytes], at: int) -> None:
+    """Write ``chunks`` from offset ``at`` and return once they are on disk.
+
+    The same guarantee as `write_chunks` then `fdatasync` (the data, and the file size
+    that reaches it), in one system call where Linux offers it: ``pwritev2`` with
+    ``RWF_DSYNC``, a per-write ``O_DSYNC``. Why: the call runs on an I/O worker
+    thread, and every return from a system call is one more wait for the interpreter
+    lock while the event loop is busy -- under a mail load that wait, not the disk,
+    was most of the time from end of DATA to the 250. One call instead of two gave
+    bench/smtp about 8 % more messages per second (paired runs, 5 of 6 ahead).
+    Elsewhere, or when the filesystem refuses the flag: write, then ``fdatasync``.
+    """
+    global _rwf_dsync
+    if _rwf_dsync and len(chunks) <= _IOV_MAX:
+        want = sum(map(len, chunks))
+        try:
+            done = os.pwritev(fd, chunks, at, _rwf_dsync)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            _rwf_dsync = 0  # this kernel or filesystem does not take the flag
+        else:
+            if done == want:
+                return
+            write_all(fd, b"".join(chunks)[done:], at + done)
+            fdatasync(fd)
+            return
+    write_chunks(fd, chunks, at)
+    fdatasync(fd)
+
+
 def copy_range(src: int, dst: int, count: int, src_at: int, dst_at: int) -> None:
     """Copy ``count`` bytes between two files, inside the kernel where it can.
 
@@ -95,4 +134,6 @@ def copy_range(src: int, dst: int, count: int, src_at: int, dst_at: int) -> None
 
 
 _HAS_COPY_FILE_RANGE = hasattr(os, "copy_file_range")
+#: ``os.RWF_DSYNC`` where ``pwritev`` takes it (Linux 4.7+); 0 once refused
+_rwf_dsync: int = getattr(os, "RWF_DSYNC", 0) if hasattr(os, "pwritev") else 0
 _IOV_MAX = 1024  # the least IOV_MAX of the platforms (Linux, BSDs, macOS)

@@ -15,7 +15,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from unigate.api import fdatasync, fsync_dir
+from unigate.api import fdatasync, fsync_dir, write_synced
 from unigate_storage_sliced.layout import (
     FLAG_ROW,
     LOG_ENTRY,
@@ -158,10 +158,8 @@ class ChangeLog:
 
     def write(self, entries: list[bytes]) -> None:
         """Append entries and make them durable."""
-        data = b"".join(entries)
-        os.pwrite(self.fd, data, self.end)
-        fdatasync(self.fd)
-        self.end += len(data)
+        write_synced(self.fd, entries, self.end)
+        self.end += sum(map(len, entries))
 
     def close(self) -> None:
         os.close(self.fd)

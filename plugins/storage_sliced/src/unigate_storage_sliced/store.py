@@ -9,9 +9,9 @@ are small, under a new generation G+1 whose commit point is the rename of the ne
 index. A missing or damaged index is rebuilt from the data files and the log.
 Derived data lives in ``cache.dat``, never fsynced.
 
-Crash rules: an append writes frames (fdatasync), then rows and header
-(fdatasync); frames the index does not know yet are adopted on the next open, a
-torn frame or row is cut. Any disagreement the fast path cannot explain rebuilds.
+Crash rules: an append writes its frames synced (``write_synced``); rows and header
+follow at checkpoints, not synced (see `IndexWriter.checkpoint`); frames the index
+does not know yet are adopted on the next open, a torn frame or row is cut. Any disagreement the fast path cannot explain rebuilds.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from pathlib import Path
 
-from unigate.api import fdatasync, fsync_dir, write_atomic, write_chunks
+from unigate.api import fsync_dir, write_atomic, write_synced
 from unigate_hookspecs.storage import (
     FlagChange,
     MailboxState,
@@ -52,7 +52,7 @@ from unigate_storage_sliced.layout import (
 
 #: a data file is not grown past this size (a bigger message gets a file of its own)
 DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
-#: the index is brought up to date (one fdatasync) after this many appended messages
+#: the index is brought up to date (a checkpoint) after this many appended messages
 #: or bytes of frames, and on close; a crash costs at most that much adoption scan
 CHECKPOINT_ROWS = 1024
 CHECKPOINT_BYTES = 16 * 1024 * 1024
@@ -490,9 +490,7 @@ class SlicedStore(MailboxStore):
         for fnum, chunks in pending.items():
             if not chunks:
                 continue  # the current file was full: the batch began a new one
-            fd = self._fd(fnum)
-            write_chunks(fd, chunks, files[fnum] - sum(map(len, chunks)))
-            fdatasync(fd)
+            write_synced(self._fd(fnum), chunks, files[fnum] - sum(map(len, chunks)))
         if new_files:
             fsync_dir(self.path)
         # durable now: the frames are the truth, the index catches up at checkpoints

@@ -1,0 +1,96 @@
+"""`unigate.durable.write_synced`: the bytes land where asked, and are synced on every path."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from unigate import durable
+
+
+@pytest.fixture
+def fd(tmp_path: Path):
+    fd = os.open(tmp_path / "data", os.O_RDWR | os.O_CREAT, 0o600)
+    os.pwrite(fd, b"0123456789", 0)
+    yield fd
+    os.close(fd)
+
+
+def _content(fd: int) -> bytes:
+    return os.pread(fd, 1 << 16, 0)
+
+
+def test_writes_every_chunk_from_the_offset(fd: int) -> None:
+    durable.write_synced(fd, [b"ab", b"", b"cde"], 4)
+    assert _content(fd) == b"0123abcde9"
+    durable.write_synced(fd, [b"XY"], 10)
+    assert _content(fd) == b"0123abcde9XY"
+
+
+def test_more_chunks_than_one_call_takes(fd: int) -> None:
+    chunks = [bytes([65 + i % 26]) for i in range(3000)]
+    durable.write_synced(fd, chunks, 10)
+    assert _content(fd) == b"0123456789" + b"".join(chunks)
+
+
+def test_uses_one_dsync_write_where_the_kernel_has_it(
+    fd: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not durable._rwf_dsync:
+        pytest.skip("no RWF_DSYNC on this platform")
+    synced: list[int] = []
+    monkeypatch.setattr(durable, "fdatasync", synced.append)
+    durable.write_synced(fd, [b"abc"], 0)
+    assert synced == []  # the write itself was the sync
+    assert _content(fd) == b"abc3456789"
+
+
+def test_falls_back_to_fdatasync_when_the_flag_is_refused(
+    fd: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.pwritev
+
+    def refusing(fd_: int, buffers: list[bytes], at: int, *flags: int) -> int:
+        if flags:
+            raise OSError(errno.EOPNOTSUPP, "not here")
+        return real(fd_, buffers, at)
+
+    synced: list[int] = []
+    monkeypatch.setattr(durable, "_rwf_dsync", 4)
+    monkeypatch.setattr(os, "pwritev", refusing)
+    monkeypatch.setattr(durable, "fdatasync", synced.append)
+    durable.write_synced(fd, [b"ab", b"cd"], 2)
+    assert _content(fd) == b"01abcd6789"
+    assert synced == [fd]
+    assert durable._rwf_dsync == 0  # not tried again
+
+
+def test_a_short_dsync_write_is_finished_and_synced(
+    fd: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.pwritev
+
+    def short(fd_: int, buffers: list[bytes], at: int, *flags: int) -> int:
+        return real(fd_, [b"".join(buffers)[:1]], at)
+
+    synced: list[int] = []
+    monkeypatch.setattr(durable, "_rwf_dsync", 4)
+    monkeypatch.setattr(os, "pwritev", short)
+    monkeypatch.setattr(durable, "fdatasync", synced.append)
+    durable.write_synced(fd, [b"ab", b"cd"], 0)
+    assert _content(fd) == b"abcd456789"
+    assert synced == [fd]
+
+
+def test_other_errors_are_raised(fd: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*_args: object) -> int:
+        raise OSError(errno.ENOSPC, "full")
+
+    monkeypatch.setattr(durable, "_rwf_dsync", 4)
+    monkeypatch.setattr(os, "pwritev", failing)
+    with pytest.raises(OSError) as info:
+        durable.write_synced(fd, [b"ab"], 0)
+    assert info.value.errno == errno.ENOSPC
