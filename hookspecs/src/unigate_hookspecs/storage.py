@@ -33,7 +33,7 @@ compared case-insensitively by the manager).
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -132,6 +132,19 @@ class MailboxStore(abc.ABC):
         The cache may be lost at any time: it is rebuilt by callers, never fsynced.
         """
         return None
+
+    def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes]:
+        """{UID: value} of `cache_get` for many messages; misses are left out.
+
+        A driver whose cache answers a batch faster than one call per message
+        overrides it (a FETCH asks for hundreds at a time).
+        """
+        out: dict[int, bytes] = {}
+        for uid in uids:
+            value = self.cache_get(uid, key)
+            if value is not None:
+                out[uid] = value
+        return out
 
     def cache_put(self, uid: int, key: str, value: bytes) -> None:  # noqa: B027 - optional
         """Remember derived data for a message (best effort, not durable)."""

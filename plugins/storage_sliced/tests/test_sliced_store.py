@@ -428,6 +428,40 @@ def test_derived_cache_file(tmp_path: Path) -> None:
     assert again.get(2, "b") is None and again.get(3, "b") == b"b3"
 
 
+def test_derived_cache_batches_and_mapping(tmp_path: Path) -> None:
+    """get_many: loaded and newer values, misses and skipped UIDs left out; the
+    mapped file survives forget and close (the cache loads again)."""
+    from unigate_storage_sliced.cache import DerivedCache
+
+    path = tmp_path / "cache.dat"
+    c = DerivedCache(path)
+    assert c.get_many([1, 2], "a", set()) == {}  # no file yet
+    for uid in (1, 2, 3, 4):
+        c.put(uid, "a", b"a%d" % uid)
+    c = DerivedCache(path)
+    c.put(2, "a", b"put since")
+    assert c.get_many([1, 2, 3, 4, 5], "a", {3}) == {1: b"a1", 2: b"put since", 4: b"a4"}
+    assert c.get_many([1], "other", set()) == {}
+    c.forget({1})
+    assert c.get_many([1, 2, 4], "a", set()) == {2: b"put since", 4: b"a4"}
+    c.close()
+    assert c.get_many([2, 4], "a", set()) == {2: b"put since", 4: b"a4"}
+    c.close()
+    c.close()  # idempotent
+
+
+def test_driver_cache_get_many(tmp_path: Path) -> None:
+    driver, path = _box(tmp_path)
+    s = _fill(driver, path, 3)
+    for uid in (1, 2, 3):
+        s.cache_put(uid, "env", b"E%d" % uid)
+    s.close()
+    s, _ = _open(driver, path)
+    s.expunge([2], 5)
+    assert s.cache_get_many([1, 2, 3, 9], "env") == {1: b"E1", 3: b"E3"}
+    s.close()
+
+
 def test_index_rows_are_fixed_size(tmp_path: Path) -> None:
     driver, path = _box(tmp_path)
     _fill(driver, path, 5).close()

@@ -438,16 +438,7 @@ class MailboxSession:
         if not wanted:
             return {}
 
-        def work() -> dict[int, bytes]:
-            store = shared.store
-            out: dict[int, bytes] = {}
-            for uid in wanted:
-                value = store.cache_get(uid, key)
-                if value is not None:
-                    out[uid] = value
-            return out
-
-        return await shared.call(work)
+        return await shared.call(lambda: shared.store.cache_get_many(wanted, key))
 
     async def cache_put_many(self, items: Iterable[tuple[int, bytes]], key: str) -> None:
         """Store ``(UID, value)`` pairs under ``key``; UIDs expunged meanwhile are skipped."""

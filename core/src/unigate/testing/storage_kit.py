@@ -326,8 +326,13 @@ class DriverConformance:
         assert store.cache_get(rec.uid, "envelope") in (None,)
         store.cache_put(rec.uid, "envelope", b"(ENV)")
         assert store.cache_get(rec.uid, "envelope") in (None, b"(ENV)")
+        got = store.cache_get(rec.uid, "envelope")
+        assert store.cache_get_many([rec.uid, rec.uid + 1], "envelope") == (
+            {} if got is None else {rec.uid: got}
+        )
         store.expunge([rec.uid], 2)
         assert store.cache_get(rec.uid, "envelope") is None
+        assert store.cache_get_many([rec.uid], "envelope") == {}
         store.close()
 
     def test_remove(self, driver: FormatDriver, tmp_path: Path) -> None:

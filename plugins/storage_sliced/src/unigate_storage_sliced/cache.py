@@ -8,8 +8,10 @@ wins; a torn tail simply ends the read.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 _ENTRY = struct.Struct("<IHI")
@@ -22,12 +24,20 @@ class DerivedCache:
     the file's bytes: a value is sliced when asked for. Why: after a restart the first
     FETCH 1:* ENVELOPE loads the whole file, and slicing every value at load time cost
     three times the scan (a 10,000-message mailbox: 7 ms instead of 28 ms).
+
+    The file is mapped, not read (POSIX): a 100,000-message mailbox has a 97 MB cache,
+    and reading it was 60 ms of the first FETCH 1:* ENVELOPE after a restart, while
+    the scan through the mapping touches only the pages of the entry heads and of the
+    values asked for (40 ms for the same file). The mapping is read-only and this
+    process never truncates the file in place (appends; `forget` writes a new file and
+    renames it over), as Dovecot maps its own cache file.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        #: the file as read at load time (values not yet superseded point into it)
-        self._raw = b""
+        #: the file as loaded (values not yet superseded point into it): a read-only
+        #: mapping of it, or its bytes
+        self._raw: bytes | mmap.mmap = b""
         #: key -> {uid: value}, the value either bytes (put since) or (start, end) in _raw
         self._tables: dict[str, dict[int, bytes | tuple[int, int]]] | None = None
 
@@ -35,10 +45,7 @@ class DerivedCache:
         tables = self._tables
         if tables is not None:
             return tables
-        try:
-            raw = self.path.read_bytes()
-        except OSError:
-            raw = b""
+        raw = _map(self.path)
         by_bytes: dict[bytes, dict[int, bytes | tuple[int, int]]] = {}
         unpack, size, n = _ENTRY.unpack_from, _ENTRY.size, len(raw)
         last: bytes | None = None
@@ -65,6 +72,24 @@ class DerivedCache:
                 continue  # a damaged entry: its values simply miss
         self._raw, self._tables = raw, tables
         return tables
+
+    def get_many(self, uids: Iterable[int], key: str, skip: set[int]) -> dict[int, bytes]:
+        """{uid: value} of ``key`` for ``uids`` not in ``skip``; misses are left out.
+
+        One call for a FETCH batch: after a restart a FETCH 1:* ENVELOPE of 100,000
+        messages asks for every value, and a `get` per message cost twice this loop.
+        """
+        table = self._load().get(key)
+        out: dict[int, bytes] = {}
+        if not table:
+            return out
+        raw, find = self._raw, table.get
+        for uid in uids:
+            value = find(uid)
+            if value is None or uid in skip:
+                continue
+            out[uid] = raw[value[0] : value[1]] if type(value) is tuple else value  # type: ignore[index,assignment]
+        return out
 
     def get(self, uid: int, key: str) -> bytes | None:
         table = self._load().get(key)
@@ -97,6 +122,7 @@ class DerivedCache:
                 assert value is not None
                 out += _entry(uid, k, value)
                 table[uid] = (len(out) - len(value), len(out))
+        self._unmap()
         self._raw = bytes(out)
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
@@ -104,6 +130,26 @@ class DerivedCache:
             os.replace(tmp, self.path)
         except OSError:
             pass
+
+    def close(self) -> None:
+        """Release the mapping (the cache loads again on its next use)."""
+        self._unmap()
+        self._raw, self._tables = b"", None
+
+    def _unmap(self) -> None:
+        if isinstance(self._raw, mmap.mmap):
+            self._raw.close()
+
+
+def _map(path: Path) -> bytes | mmap.mmap:
+    """The file's content: mapped read-only where the platform allows, else read."""
+    try:
+        with open(path, "rb") as f:
+            if os.name == "posix" and os.fstat(f.fileno()).st_size:
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return f.read()
+    except OSError:
+        return b""
 
 
 def _entry(uid: int, key: bytes, value: bytes) -> bytes:

@@ -21,7 +21,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from pathlib import Path
 
@@ -560,6 +560,9 @@ class SlicedStore(MailboxStore):
             return None
         return self.cache.get(uid, key)
 
+    def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes]:
+        return self.cache.get_many(uids, key, self._expunged)
+
     def cache_put(self, uid: int, key: str, value: bytes) -> None:
         self.cache.put(uid, key, value)
 
@@ -675,6 +678,7 @@ class SlicedStore(MailboxStore):
                 self._checkpoint()
         finally:
             self._release()
+            self.cache.close()
 
 
 def create(path: Path, uidvalidity: int) -> None:
