@@ -28,6 +28,7 @@ The :class:`Server` handle (given to ``unigate_startup`` and reachable as
 * ``await server.call(hook, **kw)``, ``call_first``, ``judge`` -- the async hook caller
 * ``server.spawn(async_fn)`` -- a background task for the life of the server
 * ``server.state`` -- a dict for per-server plugin state
+* ``crc32`` -- zlib's CRC-32, from the fastest implementation installed (:mod:`unigate.crc`)
 * ``write_atomic``, ``fdatasync``, ``fsync_dir``, ``write_all``, ``write_chunks``,
   ``write_synced``, ``copy_range`` -- durable file writes for storage-format drivers (:mod:`unigate.durable`)
 """
@@ -43,6 +44,7 @@ from unigate.auth import (
     SaslLogin,
     SessionCredentials,
 )
+from unigate.crc import crc32
 from unigate.durable import (
     copy_range,
     fdatasync,
@@ -60,6 +62,7 @@ from unigate_hookspecs import Verdict, hookimpl
 
 __all__ = [
     "copy_range",
+    "crc32",
     "fdatasync",
     "fsync_dir",
     "write_all",

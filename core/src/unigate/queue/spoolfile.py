@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import struct
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from unigate.crc import crc32
 from unigate.queue.errors import CorruptFile
 from unigate_hookspecs.delivery import Destination, Envelope, Recipient
 
@@ -45,7 +45,7 @@ _STATUS_KINDS = frozenset({FINAL, TEMPORARY, REPORTED, RETRY})
 
 def encode_record(kind: bytes, payload: bytes) -> bytes:
     """One framed record."""
-    crc = zlib.crc32(payload, zlib.crc32(kind))
+    crc = crc32(payload, crc32(kind))
     return _HEAD.pack(kind, len(payload), crc) + payload
 
 
@@ -152,7 +152,7 @@ def _read_record(raw: bytes, position: int) -> tuple[bytes, bytes, int] | None:
     if end > len(raw):
         return None
     payload = raw[start:end]
-    if zlib.crc32(payload, zlib.crc32(kind)) != crc:
+    if crc32(payload, crc32(kind)) != crc:
         return None
     return kind, payload, end
 

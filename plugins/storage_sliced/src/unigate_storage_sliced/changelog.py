@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 import struct
-import zlib
 from pathlib import Path
 
-from unigate.api import fdatasync, fsync_dir, write_synced
+from unigate.api import crc32, fdatasync, fsync_dir, write_synced
 from unigate_storage_sliced.layout import (
     FLAG_ROW,
     LOG_ENTRY,
@@ -50,7 +49,7 @@ def parse_log_name(name: str) -> int | None:
 
 def entry(payload: bytes) -> bytes:
     """Frame one payload."""
-    return LOG_ENTRY.pack(len(payload), zlib.crc32(payload)) + payload
+    return LOG_ENTRY.pack(len(payload), crc32(payload)) + payload
 
 
 def flags_entry(rows: list[tuple[int, int, int, int]]) -> bytes:
@@ -99,7 +98,7 @@ def decode(raw: bytes) -> tuple[int | None, list[Op], int]:
         length, crc = LOG_ENTRY.unpack_from(raw, pos)
         start = pos + LOG_ENTRY.size
         payload = raw[start : start + length]
-        if length == 0 or len(payload) != length or zlib.crc32(payload) != crc:
+        if length == 0 or len(payload) != length or crc32(payload) != crc:
             break
         ops.append(_decode_op(payload))
         pos = start + length

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from dataclasses import dataclass
 
+from unigate.api import crc32
 from unigate_storage_sliced.layout import (
     DATA_HEADER,
     DATA_MAGIC,
@@ -56,7 +56,7 @@ def frame(
     uid: int, sysbits: int, keywords: list[str], internal_date: int, modseq: int, body: bytes
 ) -> tuple[bytes, int]:
     """Return (frame header + keyword names, offset of the body within the frame)."""
-    head = frame_head(uid, sysbits, keywords, internal_date, modseq, len(body), zlib.crc32(body))
+    head = frame_head(uid, sysbits, keywords, internal_date, modseq, len(body), crc32(body))
     return head, len(head)
 
 
@@ -74,7 +74,7 @@ def frame_head(
     prefix = FRAME_PREFIX.pack(
         FRAME_MAGIC, uid, sysbits, len(kw), internal_date, modseq, length, body_crc
     )
-    return prefix + _U32.pack(zlib.crc32(kw, zlib.crc32(prefix)) if kw else zlib.crc32(prefix)) + kw
+    return prefix + _U32.pack(crc32(kw, crc32(prefix)) if kw else crc32(prefix)) + kw
 
 
 def keyword_bytes(keywords: list[str]) -> bytes:
@@ -93,7 +93,7 @@ def body_crc_at(fd: int, start: int, uid: int, kwlen: int, length: int) -> int |
     )
     if magic != FRAME_MAGIC or (f_uid, f_kwlen, f_length) != (uid, kwlen, length):
         return None
-    if zlib.crc32(raw[FRAME.size :], zlib.crc32(raw[: FRAME.size - 4])) != head_crc:
+    if crc32(raw[FRAME.size :], crc32(raw[: FRAME.size - 4])) != head_crc:
         return None
     return int(body_crc)
 
@@ -118,12 +118,10 @@ def scan(data: bytes, start: int) -> tuple[list[ScannedFrame], int, int]:
             )
             kw_end = pos + size + kwlen
             if kw_end <= n:
-                crc = zlib.crc32(
-                    data[kw_end - kwlen : kw_end], zlib.crc32(data[pos : pos + size - 4])
-                )
+                crc = crc32(data[kw_end - kwlen : kw_end], crc32(data[pos : pos + size - 4]))
                 if crc == head_crc and length >= 0 and kw_end + length <= n:
                     body = data[kw_end : kw_end + length]
-                    if zlib.crc32(body) == body_crc:
+                    if crc32(body) == body_crc:
                         kws = data[kw_end - kwlen : kw_end].decode("utf-8").split()
                         out.append(ScannedFrame(uid, sysbits, kws, date, modseq, kw_end, length))
                         skipped += pos - good_end

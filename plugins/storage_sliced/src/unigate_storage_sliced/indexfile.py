@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from unigate.api import write_atomic
+from unigate.api import crc32, write_atomic
 from unigate_storage_sliced.layout import (
     HEADER_SIZE,
     INDEX_HEADER,
@@ -153,10 +152,10 @@ def _header_bytes(h: IndexHeader) -> bytes:
         h.count,
         h.records_crc,
         len(meta),
-        zlib.crc32(meta),
+        crc32(meta),
         h.meta_area,
     )
-    head = prefix + zlib.crc32(prefix).to_bytes(4, "little")
+    head = prefix + crc32(prefix).to_bytes(4, "little")
     return head + b"\0" * (HEADER_SIZE - len(head)) + meta
 
 
@@ -183,15 +182,15 @@ def read(path: Path) -> tuple[IndexHeader, Rows] | None:
             ) = INDEX_HEADER.unpack_from(head)
             if magic != INDEX_MAGIC or version != INDEX_VERSION:
                 return None
-            if zlib.crc32(head[: INDEX_HEADER_PREFIX.size]) != hcrc:
+            if crc32(head[: INDEX_HEADER_PREFIX.size]) != hcrc:
                 return None
             if not META_MIN <= area <= META_MAX or mlen > area:
                 return None
             meta_raw = f.read(area)[:mlen]
-            if len(meta_raw) != mlen or zlib.crc32(meta_raw) != mcrc:
+            if len(meta_raw) != mlen or crc32(meta_raw) != mcrc:
                 return None
             buf = bytearray(count * RECORD.size)
-            if f.readinto(buf) != len(buf) or zlib.crc32(buf) != rcrc:
+            if f.readinto(buf) != len(buf) or crc32(buf) != rcrc:
                 return None
     except OSError:
         return None
@@ -220,7 +219,7 @@ def read_header_only(path: Path) -> tuple[int, int, int] | None:
     magic, version, uidvalidity, uidnext, _g, hms, *_rest, hcrc = INDEX_HEADER.unpack_from(raw)
     if magic != INDEX_MAGIC or version != INDEX_VERSION:
         return None
-    if zlib.crc32(raw[: INDEX_HEADER_PREFIX.size]) != hcrc:
+    if crc32(raw[: INDEX_HEADER_PREFIX.size]) != hcrc:
         return None
     return uidvalidity, uidnext, hms
 
@@ -233,7 +232,7 @@ def write_full(path: Path, header: IndexHeader, rows: Rows) -> None:
     """
     packed = rows.packed()
     header.count = len(rows)
-    header.records_crc = zlib.crc32(packed)
+    header.records_crc = crc32(packed)
     need = len(_meta(header))
     while need > header.meta_area // 2:
         header.meta_area *= 2
@@ -264,7 +263,7 @@ class IndexWriter:
         (the caller then writes the whole index with `write_full`).
         """
         count = header.count + len(new_rows) // RECORD.size
-        crc = zlib.crc32(new_rows, header.records_crc)
+        crc = crc32(new_rows, header.records_crc)
         head = _header_bytes(replace(header, count=count, records_crc=crc))
         at = records_offset(header.meta_area) + header.count * RECORD.size
         os.pwrite(self.fd, new_rows, at)

@@ -20,12 +20,11 @@ import gc
 import json
 import os
 import time
-import zlib
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from pathlib import Path
 
-from unigate.api import fsync_dir, write_atomic, write_synced
+from unigate.api import crc32, fsync_dir, write_atomic, write_synced
 from unigate_hookspecs.storage import (
     FlagChange,
     MailboxState,
@@ -449,7 +448,7 @@ class SlicedStore(MailboxStore):
         # the loop below runs once per message of every append: its work is hoisted
         # (flags encoded once per distinct set, counters kept in locals)
         coded: dict[frozenset[str], tuple[int, int, list[str]]] = {}
-        head_of, crc32, pack_row = frames.frame_head, zlib.crc32, RECORD.pack
+        head_of, body_crc, pack_row = frames.frame_head, crc32, RECORD.pack
         max_size, first_offset = self.max_file_size, DATA_HEADER.size
         rows: list[bytes] = []
         chunks: list[bytes] = pending.setdefault(num, []) if num else []
@@ -464,7 +463,7 @@ class SlicedStore(MailboxStore):
             sysbits, kwbits, names = code
             date = msg.internal_date or now
             length = len(data)
-            head = head_of(uid, sysbits, names, date, modseq, length, crc32(data))
+            head = head_of(uid, sysbits, names, date, modseq, length, body_crc(data))
             need = len(head) + length
             if num == 0 or (size + need > max_size and size > first_offset):
                 if num:
@@ -684,7 +683,7 @@ class SlicedStore(MailboxStore):
 def create(path: Path, uidvalidity: int) -> None:
     """Make an empty ``.mslc`` directory: an index with no rows and log generation 0."""
     path.mkdir()
-    header = indexfile.IndexHeader(uidvalidity, 1, 0, 0, 0, zlib.crc32(b""), {}, [])
+    header = indexfile.IndexHeader(uidvalidity, 1, 0, 0, 0, crc32(b""), {}, [])
     indexfile.write_full(path / INDEX_NAME, header, indexfile.Rows())
     log = changelog.ChangeLog.create(
         path / changelog.log_name(0), 0, [changelog.state_entry(uidvalidity, 1, 0)]
