@@ -335,6 +335,11 @@ class SaslLogin:
     def mechanism(self) -> str:
         return self.exchange.name
 
+    @property
+    def authcid(self) -> str | None:
+        """The identity the client claimed, once the exchange has seen it."""
+        return getattr(self.exchange, "authcid", None)
+
     async def step(self, response: bytes | None) -> sasl.Challenge | SaslDone:
         result = await self.exchange.step(response)
         if isinstance(result, sasl.Challenge):

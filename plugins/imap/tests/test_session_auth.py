@@ -72,6 +72,37 @@ def test_login_referral_for_an_account_moved_elsewhere(server: Any) -> None:
         routing.set_table(table)
 
 
+def test_authenticate_referral_for_an_account_moved_elsewhere(server: Any) -> None:
+    """AUTHENTICATE PLAIN (with SASL-IR and without) for a routed-away name: the same
+    REFERRAL; a local account's failed AUTHENTICATE stays AUTHENTICATIONFAILED."""
+    routing = server.server.routing
+    table = routing.table_text()
+    routing.set_table(table + "\n<j.smith> = John@othercompany.com\n")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port("imap")), timeout=10) as sock:
+            f = sock.makefile("rwb")
+            f.readline()
+            blob = base64.b64encode(b"\0j.smith\0whatever")
+            f.write(b"a1 AUTHENTICATE PLAIN " + blob + b"\r\n")
+            f.flush()
+            assert f.readline() == (
+                b"a1 NO [REFERRAL IMAP://John;AUTH=*@othercompany.com/]"
+                b" account has been moved to a remote system\r\n"
+            )
+            f.write(b"a2 AUTHENTICATE PLAIN\r\n")
+            f.flush()
+            assert f.readline().startswith(b"+")
+            f.write(blob + b"\r\n")
+            f.flush()
+            assert f.readline().startswith(b"a2 NO [REFERRAL IMAP://John;")
+            bad = base64.b64encode(b"\0a@example.test\0wrong")
+            f.write(b"a3 AUTHENTICATE PLAIN " + bad + b"\r\n")
+            f.flush()
+            assert f.readline().startswith(b"a3 NO [AUTHENTICATIONFAILED]")
+    finally:
+        routing.set_table(table)
+
+
 def test_starttls_then_login(server: Any) -> None:
     c = imaplib.IMAP4("127.0.0.1", server.port("imap"))
     assert "STARTTLS" in c.capabilities

@@ -9,7 +9,8 @@ Login referrals (RFC 2221, the manual's IMAP "Login Referrals"): a LOGIN name th
 sends to another server (the SMTP module, e.g. ``<j.smith> = John@othercompany.com``) is
 refused before any password check with ``NO [REFERRAL IMAP://John;AUTH=*@othercompany.com/]``,
 so a client that follows referrals connects there. AUTHENTICATE names its user inside
-the SASL exchange and gets the ordinary failure.
+the SASL exchange: when that exchange fails and the name it claimed is routed to
+another server, the tagged NO carries the same referral (RFC 2221 allows it for both).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ async def _logged_in(s: ImapSession, tag: str, account: str) -> bytes:
     return p.ok(tag, "Logged in", f"CAPABILITY {caps}")
 
 
+_MOVED = "account has been moved to a remote system"
+
+
 def _failed(tag: str, reason: str, temporary: bool) -> bytes:
     code = "UNAVAILABLE" if temporary else "AUTHENTICATIONFAILED"
     return p.no(tag, reason.replace("\r", " ").replace("\n", " ") or "Login failed", code)
@@ -100,7 +104,7 @@ async def login(s: ImapSession, cmd: p.Login) -> bytes:
         return p.no(cmd.tag, "Use STARTTLS before LOGIN", "PRIVACYREQUIRED")
     code = await referral(s, cmd.username)
     if code is not None:
-        return p.no(cmd.tag, "account has been moved to a remote system", code)
+        return p.no(cmd.tag, _MOVED, code)
     outcome = await s.server.auth.login(
         cmd.username,
         cmd.password,
@@ -153,6 +157,9 @@ async def authenticate(s: ImapSession, cmd: p.Authenticate) -> bytes | None:
         step = await exchange.step(event.data)
     outcome = step.outcome
     if outcome.account is None:
+        code = await referral(s, exchange.authcid) if exchange.authcid else None
+        if code is not None and not outcome.temporary:
+            return p.no(cmd.tag, _MOVED, code)
         return _failed(cmd.tag, outcome.reason, outcome.temporary)
     if step.additional:
         # server-final data (SCRAM): a last challenge answered by an empty line
