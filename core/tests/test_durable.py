@@ -23,6 +23,16 @@ def _content(fd: int) -> bytes:
     return os.pread(fd, 1 << 16, 0)
 
 
+@pytest.fixture
+def synced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The descriptors `fdatasync` was called on, with the RWF_DSYNC path switched on
+    (a flag value the tests' own ``os.pwritev`` stand-ins receive)."""
+    calls: list[int] = []
+    monkeypatch.setattr(durable, "_rwf_dsync", 4)
+    monkeypatch.setattr(durable, "fdatasync", calls.append)
+    return calls
+
+
 def test_writes_every_chunk_from_the_offset(fd: int) -> None:
     durable.write_synced(fd, [b"ab", b"", b"cde"], 4)
     assert _content(fd) == b"0123abcde9"
@@ -49,7 +59,7 @@ def test_uses_one_dsync_write_where_the_kernel_has_it(
 
 
 def test_falls_back_to_fdatasync_when_the_flag_is_refused(
-    fd: int, monkeypatch: pytest.MonkeyPatch
+    fd: int, synced: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = os.pwritev
 
@@ -58,10 +68,7 @@ def test_falls_back_to_fdatasync_when_the_flag_is_refused(
             raise OSError(errno.EOPNOTSUPP, "not here")
         return real(fd_, buffers, at)
 
-    synced: list[int] = []
-    monkeypatch.setattr(durable, "_rwf_dsync", 4)
     monkeypatch.setattr(os, "pwritev", refusing)
-    monkeypatch.setattr(durable, "fdatasync", synced.append)
     durable.write_synced(fd, [b"ab", b"cd"], 2)
     assert _content(fd) == b"01abcd6789"
     assert synced == [fd]
@@ -69,27 +76,25 @@ def test_falls_back_to_fdatasync_when_the_flag_is_refused(
 
 
 def test_a_short_dsync_write_is_finished_and_synced(
-    fd: int, monkeypatch: pytest.MonkeyPatch
+    fd: int, synced: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = os.pwritev
 
     def short(fd_: int, buffers: list[bytes], at: int, *flags: int) -> int:
         return real(fd_, [b"".join(buffers)[:1]], at)
 
-    synced: list[int] = []
-    monkeypatch.setattr(durable, "_rwf_dsync", 4)
     monkeypatch.setattr(os, "pwritev", short)
-    monkeypatch.setattr(durable, "fdatasync", synced.append)
     durable.write_synced(fd, [b"ab", b"cd"], 0)
     assert _content(fd) == b"abcd456789"
     assert synced == [fd]
 
 
-def test_other_errors_are_raised(fd: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_errors_are_raised(
+    fd: int, synced: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     def failing(*_args: object) -> int:
         raise OSError(errno.ENOSPC, "full")
 
-    monkeypatch.setattr(durable, "_rwf_dsync", 4)
     monkeypatch.setattr(os, "pwritev", failing)
     with pytest.raises(OSError) as info:
         durable.write_synced(fd, [b"ab"], 0)
