@@ -133,13 +133,15 @@ class MailboxStore(abc.ABC):
         """
         return None
 
-    def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes]:
+    def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes | memoryview]:
         """{UID: value} of `cache_get` for many messages; misses are left out.
 
         A driver whose cache answers a batch faster than one call per message
-        overrides it (a FETCH asks for hundreds at a time).
+        overrides it (a FETCH asks for hundreds at a time). A value may be a read-only
+        ``memoryview`` (of a mapped cache file, say) instead of ``bytes``: callers treat
+        it as bytes-like and copy what they keep apart from the entry.
         """
-        out: dict[int, bytes] = {}
+        out: dict[int, bytes | memoryview] = {}
         for uid in uids:
             value = self.cache_get(uid, key)
             if value is not None:

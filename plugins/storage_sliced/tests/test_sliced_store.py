@@ -450,6 +450,27 @@ def test_derived_cache_batches_and_mapping(tmp_path: Path) -> None:
     c.close()  # idempotent
 
 
+def test_derived_cache_views_outlive_rewrites_and_close(tmp_path: Path) -> None:
+    """Values handed out as views of the mapping stay readable after the file is
+    rewritten (forget) and after close; the rewritten file is what a new load sees."""
+    from unigate_storage_sliced.cache import DerivedCache
+
+    path = tmp_path / "cache.dat"
+    c = DerivedCache(path)
+    for uid in (1, 2, 3):
+        c.put(uid, "a", b"value %d" % uid)
+    c = DerivedCache(path)
+    views = c.get_many([1, 2, 3], "a", set())
+    if os.name == "posix":
+        assert all(isinstance(v, memoryview) and v.readonly for v in views.values())
+    c.forget({1})
+    c.close()  # the views still hold the old mapping: no error, nothing unmapped
+    assert {u: bytes(v) for u, v in views.items()} == {1: b"value 1", 2: b"value 2", 3: b"value 3"}
+    assert DerivedCache(path).get_many([1, 2, 3], "a", set()) == {2: b"value 2", 3: b"value 3"}
+    c.put(4, "a", views[3])  # a view put back is stored as bytes
+    assert DerivedCache(path).get(4, "a") == b"value 3"
+
+
 def test_driver_cache_get_many(tmp_path: Path) -> None:
     driver, path = _box(tmp_path)
     s = _fill(driver, path, 3)

@@ -431,8 +431,11 @@ class MailboxSession:
 
         return await shared.call(work)
 
-    async def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes]:
-        """{UID: value} of the driver's derived-data cache for ``key``; misses are left out."""
+    async def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes | memoryview]:
+        """{UID: value} of the driver's derived-data cache for ``key``; misses are left out.
+
+        Values are bytes-like: a driver may answer with read-only views (see
+        ``MailboxStore.cache_get_many``)."""
         shared = self._shared
         wanted = list(uids)
         if not wanted:

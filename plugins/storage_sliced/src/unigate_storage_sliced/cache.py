@@ -8,6 +8,7 @@ wins; a torn tail simply ends the read.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -31,13 +32,18 @@ class DerivedCache:
     values asked for (40 ms for the same file). The mapping is read-only and this
     process never truncates the file in place (appends; `forget` writes a new file and
     renames it over), as Dovecot maps its own cache file.
+
+    `get_many` answers with read-only ``memoryview`` slices of the mapping, not copies:
+    copying 97 MB of values into new ``bytes`` (fresh memory, page faults included)
+    was a sixth of that FETCH. A view keeps the mapping alive while anyone holds it,
+    even after `close` or `forget` (the old file's pages stay until the last view goes).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         #: the file as loaded (values not yet superseded point into it): a read-only
-        #: mapping of it, or its bytes
-        self._raw: bytes | mmap.mmap = b""
+        #: mapping of it (as a memoryview: slices are views, not copies), or its bytes
+        self._raw: bytes | memoryview = b""
         #: key -> {uid: value}, the value either bytes (put since) or (start, end) in _raw
         self._tables: dict[str, dict[int, bytes | tuple[int, int]]] | None = None
 
@@ -70,17 +76,21 @@ class DerivedCache:
                 tables[key.decode("utf-8")] = entries
             except UnicodeDecodeError:
                 continue  # a damaged entry: its values simply miss
-        self._raw, self._tables = raw, tables
+        self._raw = memoryview(raw) if isinstance(raw, mmap.mmap) else raw
+        self._tables = tables
         return tables
 
-    def get_many(self, uids: Iterable[int], key: str, skip: set[int]) -> dict[int, bytes]:
+    def get_many(
+        self, uids: Iterable[int], key: str, skip: set[int]
+    ) -> dict[int, bytes | memoryview]:
         """{uid: value} of ``key`` for ``uids`` not in ``skip``; misses are left out.
 
         One call for a FETCH batch: after a restart a FETCH 1:* ENVELOPE of 100,000
         messages asks for every value, and a `get` per message cost twice this loop.
+        Values loaded from the mapped file are read-only views into it (see the class).
         """
         table = self._load().get(key)
-        out: dict[int, bytes] = {}
+        out: dict[int, bytes | memoryview] = {}
         if not table:
             return out
         raw, find = self._raw, table.get
@@ -95,10 +105,11 @@ class DerivedCache:
         table = self._load().get(key)
         value = None if table is None else table.get(uid)
         if type(value) is tuple:
-            return self._raw[value[0] : value[1]]
+            return bytes(self._raw[value[0] : value[1]])
         return value  # type: ignore[return-value]
 
     def put(self, uid: int, key: str, value: bytes) -> None:
+        value = bytes(value)  # a view handed back (a value read, then put) is copied once
         self._load().setdefault(key, {})[uid] = value
         try:
             with open(self.path, "ab") as f:
@@ -137,8 +148,13 @@ class DerivedCache:
         self._raw, self._tables = b"", None
 
     def _unmap(self) -> None:
-        if isinstance(self._raw, mmap.mmap):
-            self._raw.close()
+        """Unmap now unless views handed out still use the mapping (it goes with them)."""
+        raw = self._raw
+        if isinstance(raw, memoryview):
+            mapping = raw.obj
+            raw.release()
+            with contextlib.suppress(BufferError):
+                mapping.close()  # type: ignore[union-attr]
 
 
 def _map(path: Path) -> bytes | mmap.mmap:

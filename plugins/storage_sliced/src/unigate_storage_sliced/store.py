@@ -559,7 +559,7 @@ class SlicedStore(MailboxStore):
             return None
         return self.cache.get(uid, key)
 
-    def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes]:
+    def cache_get_many(self, uids: Iterable[int], key: str) -> dict[int, bytes | memoryview]:
         return self.cache.get_many(uids, key, self._expunged)
 
     def cache_put(self, uid: int, key: str, value: bytes) -> None:

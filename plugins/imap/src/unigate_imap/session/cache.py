@@ -74,8 +74,10 @@ class MimeInfo:
 
     __slots__ = ("data", "_cuts")
 
-    def __init__(self, data: bytes, cuts: tuple[int, ...]) -> None:
-        #: the encoded form (`dumps`): the lengths, then the parts
+    def __init__(self, data: bytes | memoryview, cuts: tuple[int, ...]) -> None:
+        #: the encoded form (`dumps`): the offsets, then the parts. A read-only view
+        #: when the driver answered with one (its mapped cache file): the parts that
+        #: only go to the client are sliced as views too, the rest copied to bytes
         self.data = data
         self._cuts = cuts
 
@@ -108,7 +110,7 @@ class MimeInfo:
         return info
 
     @classmethod
-    def loads(cls, data: bytes) -> MimeInfo | None:
+    def loads(cls, data: bytes | memoryview) -> MimeInfo | None:
         """The entry stored as ``data``, or None when it is not a well-formed one."""
         try:
             cuts = _CUTS.unpack_from(data)
@@ -118,36 +120,40 @@ class MimeInfo:
             return None
         return cls(data, cuts)
 
-    def dumps(self) -> bytes:
+    def dumps(self) -> bytes | memoryview:
         return self.data
 
-    def _part(self, i: int) -> bytes:
+    def _part(self, i: int) -> bytes | memoryview:
         return self.data[self._cuts[i] : self._cuts[i + 1]]
 
+    def _bytes(self, i: int) -> bytes:
+        return bytes(self.data[self._cuts[i] : self._cuts[i + 1]])
+
     @property
-    def envelope(self) -> bytes:
+    def envelope(self) -> bytes | memoryview:
+        """The ENVELOPE encoding, bytes-like (written to the client as it is)."""
         return self._part(0)
 
     @property
-    def bodystructure(self) -> bytes:
+    def bodystructure(self) -> bytes | memoryview:
         return self._part(1)
 
     @property
-    def body(self) -> bytes:
+    def body(self) -> bytes | memoryview:
         return self._part(2)
 
     @property
     def structure(self) -> bytes:
-        return self._part(3)
+        return self._bytes(3)
 
     @property
     def header(self) -> bytes:
-        return self._part(4)
+        return self._bytes(4)
 
     @property
     def email_id(self) -> bytes:
         """RFC 8474 EMAILID: a digest of the content, the same wherever the message is copied."""
-        return self._part(5)
+        return self._bytes(5)
 
     def column_text(self, name: str) -> str | None:
         """The SEARCH column text (`field_text`) of ``name``, one of `COLUMN_FIELDS`."""
@@ -191,7 +197,7 @@ def column_texts(infos: Sequence[MimeInfo], name: str) -> list[str | None]:
             append(None)
         else:
             pos = start + base + at
-            append(data[pos : pos + length].decode("utf-8", "replace"))
+            append(str(data[pos : pos + length], "utf-8", "replace"))
     return out
 
 
