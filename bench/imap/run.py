@@ -31,6 +31,13 @@ Usage::
     python bench/imap/run.py                       # 10,000 messages, both servers
     python bench/imap/run.py --count 1000          # a quick run
     python bench/imap/run.py --count 10000 --count 100000
+    python bench/imap/run.py --count 100000 --keep /var/tmp/ib   # keep both mailboxes
+    python bench/imap/run.py --count 100000 --reuse /var/tmp/ib  # time them again
+
+``--reuse DIR`` serves the mailboxes an earlier ``--keep DIR`` run loaded, without
+loading them again (a 100,000-message load takes Dovecot over an hour on a 2-CPU VM):
+the APPEND row is left out, and "envelope (cold)" is then the first fetch after a
+start, not after the load.
 """
 
 from __future__ import annotations
@@ -280,15 +287,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 # ------------------------------------------------------------------ servers
-def run_unigate(work: Path, count: int) -> dict[str, float]:
+def run_unigate(work: Path, count: int, reuse: bool = False) -> dict[str, float]:
     from unigate.objects import ObjectStore
 
     data = work / "unigate"
-    objects = ObjectStore(data, main_domain="bench.test")
-    # clear-text password storage on both sides (Dovecot: {PLAIN}): login time is the
-    # protocol's, not argon2's
-    objects.add_account(USER, settings={"PasswordEncryption": "clear"})
-    objects.update_account_settings(USER, {"Password": PASSWORD})
+    if not reuse:
+        objects = ObjectStore(data, main_domain="bench.test")
+        # clear-text password storage on both sides (Dovecot: {PLAIN}): login time is
+        # the protocol's, not argon2's
+        objects.add_account(USER, settings={"PasswordEncryption": "clear"})
+        objects.update_account_settings(USER, {"Password": PASSWORD})
     port = free_port()
     config = work / "unigate.toml"
     config.write_text(
@@ -324,30 +332,38 @@ def run_unigate(work: Path, count: int) -> dict[str, float]:
             stderr=subprocess.DEVNULL,
         )
 
+    return _run(start, port, count, reuse)
+
+
+def _run(
+    start: Callable[[], subprocess.Popen[bytes]], port: int, count: int, reuse: bool
+) -> dict[str, float]:
+    """Load (unless ``reuse``), `measure`, then the `restarted` medians, for one server."""
     process = start()
     try:
         wait_port(port)
-        load = populate(port, count)
+        load = None if reuse else populate(port, count)
         result = measure(port, count)
-        result["load (APPEND)"] = load
+        if load is not None:
+            result["load (APPEND)"] = load
     finally:
         stop(process)
     result.update(restarted(start, port))
     return result
 
 
-def run_dovecot(work: Path, count: int) -> dict[str, float] | None:
+def run_dovecot(work: Path, count: int, reuse: bool = False) -> dict[str, float] | None:
     binary = shutil.which("dovecot") or (
         "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
     )
     if binary is None:
         return None
     root = work / "dovecot"
-    (root / "mail").mkdir(parents=True)
+    (root / "mail").mkdir(parents=True, exist_ok=reuse)
     os.chmod(work, 0o755)
     os.chmod(root, 0o755)
-    (root / "run").mkdir()
-    (root / "state").mkdir()
+    (root / "run").mkdir(exist_ok=reuse)
+    (root / "state").mkdir(exist_ok=reuse)
     passwd = root / "passwd"
     passwd.write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
     port = free_port()
@@ -409,23 +425,16 @@ def run_dovecot(work: Path, count: int) -> dict[str, float] | None:
             [binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
-    process = start()
-    try:
-        wait_port(port)
-        load = populate(port, count)
-        result = measure(port, count)
-        result["load (APPEND)"] = load
-    finally:
-        stop(process)
-    result.update(restarted(start, port))
-    return result
+    return _run(start, port, count, reuse)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, action="append", help="messages in the mailbox")
     parser.add_argument("--no-dovecot", action="store_true")
-    parser.add_argument("--keep", type=Path, help="work in this (new) directory and keep it")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--keep", type=Path, help="work in this (new) directory and keep it")
+    where.add_argument("--reuse", type=Path, help="serve the mailboxes a --keep run left there")
     args = parser.parse_args(argv)
     for count in args.count or [10_000]:
         with tempfile.TemporaryDirectory(prefix="imapbench-") as tmp:
@@ -433,9 +442,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 work = args.keep / str(count)
                 work.mkdir(parents=True)
+            elif args.reuse:
+                work = args.reuse / str(count)
+                if not (work / "unigate").is_dir():
+                    parser.error(f"{work} holds no mailboxes of a --keep run")
+            reuse = args.reuse is not None
             print(f"\n== {count:,} messages ==", flush=True)
-            ours = run_unigate(work, count)
-            theirs = None if args.no_dovecot else run_dovecot(work, count)
+            ours = run_unigate(work, count, reuse)
+            theirs = None
+            if not args.no_dovecot and (not reuse or (work / "dovecot" / "mail").is_dir()):
+                theirs = run_dovecot(work, count, reuse)
             print(f"{'operation':30} {'unigate s':>10} {'dovecot s':>10} {'ratio':>7}")
             for key, value in ours.items():
                 other = theirs.get(key) if theirs else None
