@@ -162,11 +162,17 @@ class SharedMailbox:
     # -- serialised driver calls ------------------------------------------------------
 
     async def call(self, fn: Callable[..., T], *args: object) -> T:
-        """Run ``fn(*args)`` on a worker thread while holding the mailbox lock."""
+        """Run ``fn(*args)`` on a worker thread while holding the mailbox lock.
+
+        Through `run_blocking`, as appends are: every FETCH and SEARCH batch of every
+        session comes here, and ``anyio.to_thread`` cost a capacity limiter, a cancel
+        scope and a queue hand-off per call. The shield keeps the lock held until the
+        driver call has returned, so a cancelled caller never lets a second call into
+        the store while the first still runs."""
         async with self._lock:
             self._check()
             with anyio.CancelScope(shield=True):
-                return await anyio.to_thread.run_sync(fn, *args)
+                return await run_blocking(fn, *args)
 
     @property
     def store(self) -> MailboxStore:
