@@ -8,8 +8,8 @@ import time
 import anyio
 import pytest
 
-from unigate.queue import blocking
-from unigate.queue.blocking import run_blocking
+from unigate import blocking
+from unigate.blocking import run_blocking
 
 pytestmark = pytest.mark.anyio
 

@@ -19,10 +19,10 @@ import anyio
 import pytest
 
 from unigate import dataformat
+from unigate.blocking import run_blocking
 from unigate.mailboxes import MailboxManager, QuotaExceeded
 from unigate.objects.files import FileCache, generation
 from unigate.queue import FakeClock, Queue, QueueSettings
-from unigate.queue.blocking import run_blocking
 from unigate.queue.disk import SpoolDirectory
 from unigate.testing.accounts import StaticAccounts
 from unigate.testing.memory_driver import ReferenceDriver

@@ -30,7 +30,7 @@ from unigate_hookspecs.storage import (
     NewMessage,
 )
 
-from ..queue.blocking import run_blocking
+from ..blocking import run_blocking
 from .errors import NoSuchMailbox
 from .events import Appended, ChangeKind, Expunged, FlagsChanged, MailboxEvent
 
@@ -57,6 +57,19 @@ class _AppendRequest:
         self.records: list[MessageRecord] = []
         self.error: BaseException | None = None
         self.done = anyio.Event()
+
+
+async def _locked(fn: Callable[..., T], *args: object) -> T:
+    """A driver call from a holder of the mailbox lock: on an I/O worker thread, shielded.
+
+    Through `run_blocking`, as appends are: every FETCH and SEARCH batch, flag change and
+    expunge of every session comes here, and ``anyio.to_thread`` cost a capacity
+    limiter, a cancel scope and a queue hand-off per call. The shield keeps the lock
+    held until the driver call has returned, so a cancelled caller never lets a second
+    call into the store while the first still runs.
+    """
+    with anyio.CancelScope(shield=True):
+        return await run_blocking(fn, *args)
 
 
 class SharedMailbox:
@@ -138,8 +151,7 @@ class SharedMailbox:
                 finally:
                     store.close()
 
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(work)
+            await _locked(work)
 
     def _shared_flags(self, flags: frozenset[str]) -> frozenset[str]:
         """The one object for this flag set among the mailbox's records.
@@ -162,17 +174,10 @@ class SharedMailbox:
     # -- serialised driver calls ------------------------------------------------------
 
     async def call(self, fn: Callable[..., T], *args: object) -> T:
-        """Run ``fn(*args)`` on a worker thread while holding the mailbox lock.
-
-        Through `run_blocking`, as appends are: every FETCH and SEARCH batch of every
-        session comes here, and ``anyio.to_thread`` cost a capacity limiter, a cancel
-        scope and a queue hand-off per call. The shield keeps the lock held until the
-        driver call has returned, so a cancelled caller never lets a second call into
-        the store while the first still runs."""
+        """Run ``fn(*args)`` on a worker thread while holding the mailbox lock."""
         async with self._lock:
             self._check()
-            with anyio.CancelScope(shield=True):
-                return await run_blocking(fn, *args)
+            return await _locked(fn, *args)
 
     @property
     def store(self) -> MailboxStore:
@@ -293,8 +298,7 @@ class SharedMailbox:
                 changes.append(FlagChange(uid, self._shared_flags(new), modseq))
             if not changes:
                 return [], failed
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self.store.set_flags, changes)
+            await _locked(self.store.set_flags, changes)
             self.highestmodseq = modseq
             changed = []
             for ch in changes:
@@ -314,8 +318,7 @@ class SharedMailbox:
             if not gone:
                 return []
             modseq = self.highestmodseq + 1
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self.store.expunge, gone, modseq)
+            await _locked(self.store.expunge, gone, modseq)
             self.highestmodseq = modseq
             for uid in gone:
                 self._size -= self.records.pop(uid).size

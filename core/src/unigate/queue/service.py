@@ -39,9 +39,9 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
+from unigate.blocking import run_blocking
 from unigate.queue import spoolfile
 from unigate.queue.admin import QueueAdmin
-from unigate.queue.blocking import run_blocking
 from unigate.queue.clock import Clock, SystemClock
 from unigate.queue.commit import GroupCommit
 from unigate.queue.disk import SpoolDirectory

@@ -11,7 +11,8 @@ Derived data lives in ``cache.dat``, never fsynced.
 
 Crash rules: an append writes its frames synced (``write_synced``); rows and header
 follow at checkpoints, not synced (see `IndexWriter.checkpoint`); frames the index
-does not know yet are adopted on the next open, a torn frame or row is cut. Any disagreement the fast path cannot explain rebuilds.
+does not know yet are adopted on the next open, a torn frame or row is cut. Any
+disagreement the fast path cannot explain rebuilds.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ class MimeInfo:
         return self.data[self._cuts[i] : self._cuts[i + 1]]
 
     def _bytes(self, i: int) -> bytes:
-        return bytes(self.data[self._cuts[i] : self._cuts[i + 1]])
+        return bytes(self._part(i))
 
     @property
     def envelope(self) -> bytes | memoryview:
