@@ -213,7 +213,8 @@ class SharedMailbox:
                     await self._commit_loop()
             finally:
                 self._committing = False
-        await request.done.wait()
+        if not request.done.is_set():  # a set Event's wait() still yields to the loop
+            await request.done.wait()
         if request.error is not None:
             raise request.error
         return request.records
