@@ -120,6 +120,32 @@ class MimeInfo:
             return None
         return cls(data, cuts)
 
+    @classmethod
+    def loads_many(
+        cls, uids: Sequence[int], stored: dict[int, bytes | memoryview]
+    ) -> tuple[dict[int, MimeInfo], list[int]]:
+        """`loads` of ``stored[uid]`` for each of ``uids``: ({uid: info}, [uids missing
+        or not well-formed]). One call, the checks inlined: after a restart a FETCH 1:*
+        ENVELOPE of 100,000 messages loads every entry, and a call per entry was a
+        quarter of that loop."""
+        unpack, head, tail = _CUTS.unpack_from, _CUTS.size, _COLUMN_SPANS.size
+        found: dict[int, MimeInfo] = {}
+        bad: list[int] = []
+        get = stored.get
+        for uid in uids:
+            data = get(uid)
+            if data:
+                try:
+                    cuts = unpack(data)
+                except struct.error:
+                    pass
+                else:
+                    if cuts[0] == head and cuts[7] == len(data) and cuts[7] - cuts[6] >= tail:
+                        found[uid] = cls(data, cuts)
+                        continue
+            bad.append(uid)
+        return found, bad
+
     def dumps(self) -> bytes | memoryview:
         return self.data
 
@@ -354,18 +380,9 @@ async def get_infos(
         missing = list(uids)
     if not missing:
         return out
-    cached = await box.cache_get_many(missing, CACHE_KEY)
-    todo: list[int] = []
-    found: list[tuple[int, MimeInfo, int]] = []
-    loads = MimeInfo.loads
-    for uid in missing:
-        data = cached.get(uid)
-        info = loads(data) if data else None
-        if info is None:
-            todo.append(uid)
-            continue
-        out[uid] = info
-        found.append((uid, info, len(data) + 200))  # type: ignore[arg-type]
+    loaded, todo = MimeInfo.loads_many(missing, await box.cache_get_many(missing, CACHE_KEY))
+    out.update(loaded)
+    found = [(uid, info, len(info.data) + 200) for uid, info in loaded.items()]
     if todo:
         have = raws if raws is not None else {}
         unread = [u for u in todo if u not in have]

@@ -9,6 +9,7 @@ new ones.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -131,21 +132,21 @@ def _fetch_summaries(
             columns.append(bodies)
         elif name == "UID":
             parts.append(b"UID %d")
-            columns.append([rec.uid for rec in recs])
+            columns.append(list(map(_UID, recs)))
         elif name == "FLAGS":
             parts.append(b"FLAGS %s")
             flags = _Encoded(lambda f: p.encode_flags(s.visible_flags(f)))
-            columns.append([flags[rec.flags] for rec in recs])
+            columns.append(list(map(flags.__getitem__, map(_FLAGS, recs))))
         elif name == "RFC822.SIZE":
             parts.append(b"RFC822.SIZE %d")
-            columns.append([rec.size for rec in recs])
+            columns.append(list(map(_SIZE, recs)))
         elif name == "INTERNALDATE":
             parts.append(b"INTERNALDATE %s")
             dates = _Encoded(_encode_date)
             columns.append([dates[rec.internal_date] for rec in recs])
         elif name == "MODSEQ":
             parts.append(b"MODSEQ (%d)")
-            columns.append([rec.modseq for rec in recs])
+            columns.append(list(map(_MODSEQ, recs)))
         elif name == "THREADID":
             parts.append(b"THREADID NIL")  # no thread identifiers (RFC 8474 section 5.2)
         elif name == "EMAILID":
@@ -174,6 +175,10 @@ def _take(seqs: Sequence[int], recs: list[Any], keep: list[int]) -> tuple[list[i
     """The sequence numbers and records at the indexes ``keep``."""
     return [seqs[i] for i in keep], [recs[i] for i in keep]
 
+
+#: a record's fields at C speed (`MessageRecord` is a named tuple): the columns of a
+#: ``FETCH 1:* (UID FLAGS RFC822.SIZE)`` of 100,000 messages with no Python per message
+_UID, _FLAGS, _SIZE, _MODSEQ = (operator.itemgetter(i) for i in (0, 1, 3, 4))
 
 #: FETCH items answered from the cached `MimeInfo`
 _FROM_INFO = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "EMAILID"})
