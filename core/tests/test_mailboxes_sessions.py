@@ -119,6 +119,28 @@ async def test_views_and_events_between_sessions(mgr: MailboxManager) -> None:
     await b.close()
 
 
+async def test_sessions_share_a_snapshot_until_one_changes(mgr: MailboxManager) -> None:
+    """Sessions opened on an unchanged mailbox share one view; a change copies it
+    (the other keeps its own until refresh) and the next session gets a new one."""
+    for i in range(3):
+        await mgr.deliver(BOB, "INBOX", msg(i))
+    a = await mgr.open(BOB, "INBOX", user=BOB)
+    b = await mgr.open(BOB, "INBOX", user=BOB)
+    assert a._view is b._view  # noqa: SLF001 - the sharing is what is tested
+    await a.store([2], ["\\Seen"], "add")
+    await a.store([1], ["\\Deleted"], "add")
+    await a.expunge()
+    assert a._view is not b._view  # noqa: SLF001
+    assert [r.uid for r in a.messages()] == [2, 3] and len(b) == 3
+    assert b.record(2).flags == frozenset()
+    c = await mgr.open(BOB, "INBOX", user=BOB)
+    assert [r.uid for r in c.messages()] == [2, 3] and c.record(2).flags == {"\\Seen"}
+    b.refresh()
+    assert [r.uid for r in b.messages()] == [2, 3] and b.record(2).flags == {"\\Seen"}
+    for box in (a, b, c):
+        await box.close()
+
+
 async def test_unchangedsince(mgr: MailboxManager) -> None:
     await mgr.deliver(BOB, "INBOX", msg(1))
     await mgr.deliver(BOB, "INBOX", msg(2))

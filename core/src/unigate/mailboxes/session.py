@@ -24,7 +24,6 @@ one ``FlagsChanged`` and one ``Expunged`` with the same effect on the view.
 from __future__ import annotations
 
 import bisect
-import operator
 import time
 from collections.abc import Iterable
 from enum import StrEnum
@@ -47,9 +46,6 @@ from .flags import (
     remove_flags,
 )
 from .shared import SharedMailbox
-
-#: a record's flag set (``MessageRecord`` is a named tuple: C-level access)
-_FLAGS = operator.itemgetter(1)
 
 if TYPE_CHECKING:
     from .manager import MailboxManager
@@ -108,6 +104,8 @@ class MailboxSession:
         #: visibility by flag set: a mailbox has few distinct flag sets, so a SELECT
         #: of 100,000 messages decides visibility a handful of times, not per message
         self._visibility: dict[frozenset[str], bool] = {}
+        #: True while the view is the mailbox's snapshot, shared with other sessions
+        self._shared_view = False
         if view:
             self._build_view()
         self._pending: list[MailboxEvent] = []
@@ -122,22 +120,30 @@ class MailboxSession:
     def _build_view(self) -> None:
         """The view: records and UIDs in sequence order, and records by UID.
 
-        Visibility is decided per distinct flag set (a mailbox has a handful), found
-        with C-level ``map``; when every set is visible -- nearly always -- the view is
-        a copy of the shared records, with no Python code per message. A SELECT of
-        100,000 messages: about 4 ms instead of 40.
+        Visibility is decided per distinct flag set (a mailbox has a handful); when
+        every set is visible -- nearly always -- the view is the mailbox's shared
+        snapshot (`SharedMailbox.view_snapshot`), copied only when this session first
+        changes it (`_own_view`). A SELECT of 100,000 messages: no work per message.
         """
-        records = self._shared.records
-        view = list(records.values())
-        hidden = {f for f in set(map(_FLAGS, view)) if not self._visible_flags(f)}
+        view, uids, records, flag_sets = self._shared.view_snapshot()
+        hidden = {f for f in flag_sets if not self._visible_flags(f)}
         if hidden:
             view = [rec for rec in view if rec.flags not in hidden]
             self._records: dict[int, MessageRecord] = {rec.uid: rec for rec in view}
             self._uids: list[int] = list(self._records)
+            self._view: list[MessageRecord] = view
+            self._shared_view = False
         else:
-            self._records = dict(records)
-            self._uids = list(records)
-        self._view: list[MessageRecord] = view
+            self._view, self._uids, self._records = view, uids, records
+            self._shared_view = True
+
+    def _own_view(self) -> None:
+        """Copy the shared snapshot before the first change to this session's view."""
+        if self._shared_view:
+            self._view = self._view.copy()
+            self._uids = self._uids.copy()
+            self._records = dict(self._records)
+            self._shared_view = False
 
     def __getattr__(self, name: str) -> object:
         """The view of a session opened with ``view=False``, built on its first use.
@@ -186,6 +192,7 @@ class MailboxSession:
 
     def _replace(self, rec: MessageRecord) -> None:
         """Put a changed record of a message already in the view in its place."""
+        self._own_view()
         self._records[rec.uid] = rec
         self._view[bisect.bisect_left(self._uids, rec.uid)] = rec
 
@@ -268,6 +275,8 @@ class MailboxSession:
             if isinstance(event, Appended):
                 last = self._uids[-1] if self._uids else 0
                 new = [r for r in event.records if r.uid > last and self._visible(r)]
+                if new:
+                    self._own_view()
                 for rec in new:
                     self._uids.append(rec.uid)
                     self._view.append(rec)
@@ -305,6 +314,8 @@ class MailboxSession:
 
     def _remove(self, uids: Iterable[int]) -> Expunged:
         pairs = sorted(((self.seq_of(u), u) for u in uids if u in self._records), reverse=True)
+        if pairs:
+            self._own_view()
         for seq, uid in pairs:
             assert seq is not None
             del self._uids[seq - 1]

@@ -15,6 +15,7 @@ Appends that arrive while a batch is being written therefore share the next fsyn
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,6 +41,14 @@ if TYPE_CHECKING:
 __all__ = ["SharedMailbox"]
 
 T = TypeVar("T")
+
+#: a record's flag set at C speed (`MessageRecord` is a named tuple)
+_FLAGS = operator.itemgetter(1)
+
+#: what `SharedMailbox.view_snapshot` returns (records, UIDs, by UID, flag sets)
+ViewSnapshot = tuple[
+    list[MessageRecord], list[int], dict[int, MessageRecord], frozenset[frozenset[str]]
+]
 
 #: distinct flag sets a mailbox shares among its records (then it starts over)
 _FLAG_SETS = 4096
@@ -97,6 +106,7 @@ class SharedMailbox:
         self.uidvalidity = 0
         self.uidnext = 1
         self.highestmodseq = 0
+        self._snapshot: tuple[tuple[int, ...], ViewSnapshot] | None = None
         self.attributes: dict[str, str] = {}
         self.warnings: list[str] = []
         self.expunged_since_open = 0
@@ -167,6 +177,21 @@ class SharedMailbox:
                 self._flag_sets.clear()
             got = self._flag_sets[flags] = flags
         return got
+
+    def view_snapshot(self) -> ViewSnapshot:
+        """The records in UID order, their UIDs, the records by UID and the distinct
+        flag sets, as of now: the same objects for every session opened until the
+        mailbox changes. Read-only: a session copies them before it changes its view.
+
+        Why: a SELECT of a 100,000-message mailbox copied them per session (6 ms);
+        every change moves HIGHESTMODSEQ, the message count or UIDNEXT, which key it.
+        """
+        key = (id(self.records), self.highestmodseq, len(self.records), self.uidnext)
+        if self._snapshot is None or self._snapshot[0] != key:
+            view = list(self.records.values())
+            snap = (view, list(self.records), dict(self.records), frozenset(map(_FLAGS, view)))
+            self._snapshot = (key, snap)
+        return self._snapshot[1]
 
     def _report_usage(self) -> None:
         self._on_usage(self.owner, self.name, self._size, len(self.records))
