@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 #: a record's flag set at C speed (`MessageRecord` is a named tuple)
 _FLAGS = operator.itemgetter(1)
+_UID, _SIZE = operator.itemgetter(0), operator.itemgetter(3)
 
 #: what `SharedMailbox.view_snapshot` returns (records, UIDs, by UID, flag sets)
 ViewSnapshot = tuple[
@@ -138,8 +139,9 @@ class SharedMailbox:
         self.uidvalidity = state.uidvalidity
         self.uidnext = state.uidnext
         self.highestmodseq = state.highestmodseq
-        self.records = {r.uid: r for r in state.records}
-        self._size = sum(r.size for r in self.records.values())
+        # C-level maps, not comprehensions: 100,000 records at a cold open
+        self.records = dict(zip(map(_UID, state.records), state.records, strict=True))
+        self._size = sum(map(_SIZE, state.records))
         self.attributes = dict(state.attributes)
         self.warnings = list(state.warnings)
         self._report_usage()
