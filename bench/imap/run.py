@@ -68,6 +68,9 @@ SESSIONS = 20
 #: runs of each warm item (and server restarts) whose median is reported
 REPEAT = 5
 
+#: fills a server's mailbox: ``(port, count) -> rows to report`` (none, or the load time)
+Loader = Callable[[int, int], dict[str, float]]
+
 
 # ------------------------------------------------------------------ a tiny client
 class Client:
@@ -340,10 +343,15 @@ def run_unigate(work: Path, count: int, reuse: bool = False) -> dict[str, float]
             stderr=subprocess.DEVNULL,
         )
 
-    return _run(start, port, count, reuse)
+    return _run(start, port, count, None if reuse else append_load)
 
 
-def populate_maildir(maildir: Path, owner: tuple[int, int]) -> Callable[[int, int], float]:
+def append_load(port: int, count: int) -> dict[str, float]:
+    """The usual load: `populate` through IMAP APPEND, reported as a row."""
+    return {"load (APPEND)": populate(port, count)}
+
+
+def populate_maildir(maildir: Path, owner: tuple[int, int]) -> Loader:
     """A loader that writes the messages as Maildir files, as Dovecot's APPEND would.
 
     For ``--dovecot-files``: Dovecot's own APPEND of 100,000 messages into a Maildir
@@ -352,11 +360,10 @@ def populate_maildir(maildir: Path, owner: tuple[int, int]) -> Callable[[int, in
     (``time.Mn.host,S=size,W=vsize:2,``, LF line ends as ``mail_save_crlf = no``
     stores them), with times that grow with ``n`` so that Dovecot's first sync gives
     message ``n`` UID ``n`` (it orders new files by those times). That first sync, a
-    SELECT, is part of the load; the load time is not reported as an APPEND figure.
+    SELECT, is part of the load; no row is reported for it.
     """
 
-    def load(port: int, count: int) -> float:
-        start = time.perf_counter()
+    def load(port: int, count: int) -> dict[str, float]:
         for sub in ("cur", "new", "tmp"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
         base = int(time.time()) - count
@@ -377,33 +384,22 @@ def populate_maildir(maildir: Path, owner: tuple[int, int]) -> Callable[[int, in
         c.close()
         if f"* {count} EXISTS".encode() not in answer or b"<1@bench.test>" not in first:
             raise RuntimeError("Dovecot did not number the Maildir files in order")
-        return time.perf_counter() - start
+        return {}
 
     return load
 
 
 def _run(
-    start: Callable[[], subprocess.Popen[bytes]],
-    port: int,
-    count: int,
-    reuse: bool,
-    loader: Callable[[int, int], float] | None = None,
+    start: Callable[[], subprocess.Popen[bytes]], port: int, count: int, load: Loader | None
 ) -> dict[str, float]:
-    """Load (unless ``reuse``), `measure`, then the `restarted` medians, for one server.
-
-    ``loader`` replaces the APPEND load; its time is then not reported.
-    """
+    """``load`` (None: the mailbox is there already), `measure`, then the `restarted`
+    medians, for one server; the rows the loader reports come after `measure`'s."""
     process = start()
     try:
         wait_port(port)
-        load = None
-        if loader is not None and not reuse:
-            loader(port, count)
-        elif not reuse:
-            load = populate(port, count)
+        loaded = load(port, count) if load is not None else {}
         result = measure(port, count)
-        if load is not None:
-            result["load (APPEND)"] = load
+        result.update(loaded)
     finally:
         stop(process)
     result.update(restarted(start, port))
@@ -485,8 +481,8 @@ def run_dovecot(
             [binary, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
-    loader = populate_maildir(root / "mail" / USER, (uid, gid)) if files else None
-    return _run(start, port, count, reuse, loader)
+    loader = populate_maildir(root / "mail" / USER, (uid, gid)) if files else append_load
+    return _run(start, port, count, None if reuse else loader)
 
 
 def main(argv: list[str] | None = None) -> int:

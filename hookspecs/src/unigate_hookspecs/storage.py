@@ -33,6 +33,7 @@ compared case-insensitively by the manager).
 from __future__ import annotations
 
 import abc
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,15 @@ class MessageRecord(NamedTuple):
     internal_date: int
     size: int
     modseq: int
+
+
+#: C-level getters of `MessageRecord` fields, for columns over many records:
+#: ``list(map(RECORD_UID, records))`` runs no Python code per record as a comprehension
+#: does, which counts at 100,000 records (a SELECT, a FETCH 1:*, a cold open)
+RECORD_UID, RECORD_FLAGS, RECORD_SIZE, RECORD_MODSEQ = (
+    operator.itemgetter(MessageRecord._fields.index(name))
+    for name in ("uid", "flags", "size", "modseq")
+)
 
 
 @dataclass(frozen=True, slots=True)

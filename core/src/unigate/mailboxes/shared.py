@@ -15,7 +15,6 @@ Appends that arrive while a batch is being written therefore share the next fsyn
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +23,9 @@ import anyio
 import anyio.to_thread
 
 from unigate_hookspecs.storage import (
+    RECORD_FLAGS,
+    RECORD_SIZE,
+    RECORD_UID,
     FlagChange,
     FormatDriver,
     MailboxStore,
@@ -41,10 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["SharedMailbox"]
 
 T = TypeVar("T")
-
-#: a record's flag set at C speed (`MessageRecord` is a named tuple)
-_FLAGS = operator.itemgetter(1)
-_UID, _SIZE = operator.itemgetter(0), operator.itemgetter(3)
 
 #: what `SharedMailbox.view_snapshot` returns (records, UIDs, by UID, flag sets)
 ViewSnapshot = tuple[
@@ -140,8 +138,8 @@ class SharedMailbox:
         self.uidnext = state.uidnext
         self.highestmodseq = state.highestmodseq
         # C-level maps, not comprehensions: 100,000 records at a cold open
-        self.records = dict(zip(map(_UID, state.records), state.records, strict=True))
-        self._size = sum(map(_SIZE, state.records))
+        self.records = dict(zip(map(RECORD_UID, state.records), state.records, strict=True))
+        self._size = sum(map(RECORD_SIZE, state.records))
         self.attributes = dict(state.attributes)
         self.warnings = list(state.warnings)
         self._report_usage()
@@ -191,7 +189,12 @@ class SharedMailbox:
         key = (id(self.records), self.highestmodseq, len(self.records), self.uidnext)
         if self._snapshot is None or self._snapshot[0] != key:
             view = list(self.records.values())
-            snap = (view, list(self.records), dict(self.records), frozenset(map(_FLAGS, view)))
+            snap = (
+                view,
+                list(self.records),
+                dict(self.records),
+                frozenset(map(RECORD_FLAGS, view)),
+            )
             self._snapshot = (key, snap)
         return self._snapshot[1]
 

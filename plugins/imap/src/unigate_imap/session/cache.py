@@ -104,21 +104,13 @@ class MimeInfo:
             at += len(encoded)
         columns = _COLUMN_SPANS.pack(*spans) + b"".join(texts)
         parts = (envelope, bodystructure, body, structure, header, email_id, columns)
-        cuts = accumulate(map(len, parts), initial=_CUTS.size)
-        info = cls.loads(_CUTS.pack(*cuts) + b"".join(parts))
-        assert info is not None
-        return info
+        cuts = tuple(accumulate(map(len, parts), initial=_CUTS.size))
+        return cls(_CUTS.pack(*cuts) + b"".join(parts), cuts)
 
     @classmethod
     def loads(cls, data: bytes | memoryview) -> MimeInfo | None:
         """The entry stored as ``data``, or None when it is not a well-formed one."""
-        try:
-            cuts = _CUTS.unpack_from(data)
-        except struct.error:
-            return None
-        if cuts[0] != _CUTS.size or cuts[7] != len(data) or cuts[7] - cuts[6] < _COLUMN_SPANS.size:
-            return None
-        return cls(data, cuts)
+        return cls.loads_many((0,), {0: data})[0].get(0)
 
     @classmethod
     def loads_many(

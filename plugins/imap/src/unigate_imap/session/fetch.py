@@ -9,12 +9,12 @@ new ones.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from unigate.api import mailboxes as mb
+from unigate_hookspecs.storage import RECORD_FLAGS, RECORD_MODSEQ, RECORD_SIZE, RECORD_UID
 
 from .. import protocol as p
 from ..mime import Message, UnknownEncodingError, message_item
@@ -132,21 +132,21 @@ def _fetch_summaries(
             columns.append(bodies)
         elif name == "UID":
             parts.append(b"UID %d")
-            columns.append(list(map(_UID, recs)))
+            columns.append(list(map(RECORD_UID, recs)))
         elif name == "FLAGS":
             parts.append(b"FLAGS %s")
             flags = _Encoded(lambda f: p.encode_flags(s.visible_flags(f)))
-            columns.append(list(map(flags.__getitem__, map(_FLAGS, recs))))
+            columns.append(list(map(flags.__getitem__, map(RECORD_FLAGS, recs))))
         elif name == "RFC822.SIZE":
             parts.append(b"RFC822.SIZE %d")
-            columns.append(list(map(_SIZE, recs)))
+            columns.append(list(map(RECORD_SIZE, recs)))
         elif name == "INTERNALDATE":
             parts.append(b"INTERNALDATE %s")
             dates = _Encoded(_encode_date)
             columns.append([dates[rec.internal_date] for rec in recs])
         elif name == "MODSEQ":
             parts.append(b"MODSEQ (%d)")
-            columns.append(list(map(_MODSEQ, recs)))
+            columns.append(list(map(RECORD_MODSEQ, recs)))
         elif name == "THREADID":
             parts.append(b"THREADID NIL")  # no thread identifiers (RFC 8474 section 5.2)
         elif name == "EMAILID":
@@ -175,10 +175,6 @@ def _take(seqs: Sequence[int], recs: list[Any], keep: list[int]) -> tuple[list[i
     """The sequence numbers and records at the indexes ``keep``."""
     return [seqs[i] for i in keep], [recs[i] for i in keep]
 
-
-#: a record's fields at C speed (`MessageRecord` is a named tuple): the columns of a
-#: ``FETCH 1:* (UID FLAGS RFC822.SIZE)`` of 100,000 messages with no Python per message
-_UID, _FLAGS, _SIZE, _MODSEQ = (operator.itemgetter(i) for i in (0, 1, 3, 4))
 
 #: FETCH items answered from the cached `MimeInfo`
 _FROM_INFO = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "EMAILID"})

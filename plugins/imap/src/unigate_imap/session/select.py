@@ -7,10 +7,10 @@ HIGHESTMODSEQ, PERMANENTFLAGS, READ-WRITE/READ-ONLY).
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 from unigate.api import mailboxes as mb
+from unigate_hookspecs.storage import RECORD_FLAGS
 
 from .. import protocol as p
 from ..protocol import responses as r
@@ -18,9 +18,6 @@ from .core import ImapSession, register
 from .errors import CommandError
 from .mailbox import mailbox_id
 from .state import Selected, State
-
-#: a record's flag set, read at C speed (records are named tuples)
-_FLAGS = operator.itemgetter(1)
 
 __all__ = ["write_expunged"]
 
@@ -62,7 +59,7 @@ async def select(s: ImapSession, cmd: p.Select) -> bytes:
     readonly = cmd.readonly or not set(box.rights) & set("swd")
     sel = Selected(box, cmd.mailbox, readonly)
     records = box.messages()
-    for flags in set(map(_FLAGS, records)):  # few distinct sets in any mailbox
+    for flags in set(map(RECORD_FLAGS, records)):  # few distinct sets in any mailbox
         s.note_keywords(sel, flags)
     s.selected = sel
     s.state = State.SELECTED
