@@ -86,7 +86,7 @@ class Mail:
         return self.call(read)
 
     def wait_messages(self, account: str, count: int, mailbox: str = "INBOX") -> list[bytes]:
-        self.idle()  # reading a mailbox the Queue is creating races (see the report)
+        self.idle()  # the Queue's deliveries first: then the mailbox is read once
         deadline = time.monotonic() + 10
         while True:
             found = self.messages(account, mailbox)

@@ -163,12 +163,6 @@ def populate(port: int, count: int) -> float:
     messages = the_messages(count)
     chunks = [messages[i::SESSIONS] for i in range(SESSIONS)]
     start = time.perf_counter()
-    # one session makes INBOX exist first (unigate's manager races on concurrent
-    # first opens of a missing INBOX: reported)
-    first = Client(port)
-    first.login()
-    first.cmd("SELECT INBOX")
-    first.close()
     errors: list[BaseException] = []
 
     def work(part: list[bytes]) -> None:

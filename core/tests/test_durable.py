@@ -1,4 +1,5 @@
-"""`unigate.durable.write_synced`: the bytes land where asked, and are synced on every path."""
+"""`unigate.durable`: `write_synced` lands the bytes where asked, synced on every path;
+`create_dir` makes a directory whole or not at all."""
 
 from __future__ import annotations
 
@@ -99,3 +100,33 @@ def test_other_errors_are_raised(
     with pytest.raises(OSError) as info:
         durable.write_synced(fd, [b"ab"], 0)
     assert info.value.errno == errno.ENOSPC
+
+
+def test_create_dir_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    """`create_dir` builds aside: during ``fill`` the name does not exist, and a scan of
+    the parent sees only a dot-name; afterwards the content is in place."""
+    target = tmp_path / "INBOX.mslc"
+    (tmp_path / ".INBOX.mslc.new").mkdir()  # left by a crash during an earlier create
+    (tmp_path / ".INBOX.mslc.new" / "junk").write_bytes(b"x")
+    seen: list[list[str]] = []
+
+    def fill(work: Path) -> None:
+        assert not target.exists() and not any(work.iterdir())
+        (work / "index").write_bytes(b"idx")
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+
+    durable.create_dir(target, fill)
+    assert seen == [[".INBOX.mslc.new"]]
+    assert (target / "index").read_bytes() == b"idx"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["INBOX.mslc"]
+    with pytest.raises(FileExistsError):
+        durable.create_dir(target, fill)
+
+
+def test_create_dir_that_fails_leaves_no_mailbox(tmp_path: Path) -> None:
+    def fill(work: Path) -> None:
+        raise OSError(errno.ENOSPC, "full")
+
+    with pytest.raises(OSError):
+        durable.create_dir(tmp_path / "X.mslc", fill)
+    assert not (tmp_path / "X.mslc").exists()

@@ -30,7 +30,7 @@ The :class:`Server` handle (given to ``unigate_startup`` and reachable as
 * ``server.state`` -- a dict for per-server plugin state
 * ``crc32`` -- zlib's CRC-32, from the fastest implementation installed (:mod:`unigate.crc`)
 * ``write_atomic``, ``fdatasync``, ``fsync_dir``, ``write_all``, ``write_chunks``,
-  ``write_synced``, ``copy_range`` -- durable file writes for storage-format drivers (:mod:`unigate.durable`)
+  ``write_synced``, ``copy_range``, ``create_dir`` -- durable file writes for storage-format drivers (:mod:`unigate.durable`)
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from unigate.auth import (
 from unigate.crc import crc32
 from unigate.durable import (
     copy_range,
+    create_dir,
     fdatasync,
     fsync_dir,
     write_all,
@@ -63,6 +64,7 @@ from unigate_hookspecs import Verdict, hookimpl
 __all__ = [
     "copy_range",
     "crc32",
+    "create_dir",
     "fdatasync",
     "fsync_dir",
     "write_all",

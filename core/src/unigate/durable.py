@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from unigate.fsutil import fsync_dir
 
 __all__ = [
     "copy_range",
+    "create_dir",
     "fdatasync",
     "fsync_dir",
     "write_all",
@@ -41,6 +44,28 @@ def write_atomic(path: Path, chunks: list[bytes] | bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def create_dir(path: Path, fill: Callable[[Path], None]) -> None:
+    """Make the directory ``path`` whole or not at all: ``fill(work)`` builds its
+    content in ``.NAME.new`` beside it, which is then renamed into place.
+
+    For formats that keep a mailbox as a directory. Why: a directory made first and
+    filled after is visible half made, and a concurrent first use of a mailbox (a
+    delivery and a login both making INBOX) could open it then, find no index yet
+    and rebuild one over the index being written. The mailbox manager's scan skips
+    names that begin with a dot; a ``.NAME.new`` left by a crash is removed by the
+    next attempt. ``fill`` makes its own files durable; the rename is synced here.
+    Raises ``FileExistsError`` when ``path`` exists.
+    """
+    if path.exists():
+        raise FileExistsError(path)
+    work = path.with_name(f".{path.name}.new")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    fill(work)
+    os.rename(work, path)
     fsync_dir(path.parent)
 
 

@@ -175,7 +175,12 @@ class FormatDriver(abc.ABC):
 
     @abc.abstractmethod
     def create(self, path: Path, uidvalidity: int) -> None:
-        """Create an empty mailbox at ``path`` (the path includes the extension)."""
+        """Create an empty mailbox at ``path`` (the path includes the extension).
+
+        Whole or not at all: the manager may scan and open the account's mailboxes
+        meanwhile, and must see either no mailbox or a complete one (a directory
+        format builds it aside and renames it: `unigate.api.create_dir`).
+        """
 
     @abc.abstractmethod
     def open(self, path: Path) -> MailboxStore:

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from unigate.durable import create_dir
 from unigate_hookspecs.storage import (
     FlagChange,
     FormatDriver,
@@ -344,14 +345,14 @@ class ReferenceDriver(FormatDriver):
     is_directory = True
 
     def create(self, path: Path, uidvalidity: int) -> None:
-        path.mkdir(parents=False, exist_ok=False)
-        log = path / _LOG
-        with open(log, "wb") as f:
-            f.write(_line({"op": "hdr", "uidvalidity": uidvalidity, "uidnext": 1}))
-            f.flush()
-            os.fsync(f.fileno())
-        _fsync_dir(path)
-        _fsync_dir(path.parent)
+        def fill(work: Path) -> None:
+            with open(work / _LOG, "wb") as f:
+                f.write(_line({"op": "hdr", "uidvalidity": uidvalidity, "uidnext": 1}))
+                f.flush()
+                os.fsync(f.fileno())
+            _fsync_dir(work)
+
+        create_dir(path, fill)
 
     def open(self, path: Path) -> MailboxStore:
         if not (path / _LOG).is_file():

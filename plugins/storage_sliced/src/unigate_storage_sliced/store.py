@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from itertools import repeat
 from pathlib import Path
 
-from unigate.api import crc32, fsync_dir, write_atomic, write_synced
+from unigate.api import crc32, create_dir, fsync_dir, write_atomic, write_synced
 from unigate_hookspecs.storage import (
     FlagChange,
     MailboxState,
@@ -682,12 +682,15 @@ class SlicedStore(MailboxStore):
 
 
 def create(path: Path, uidvalidity: int) -> None:
-    """Make an empty ``.mslc`` directory: an index with no rows and log generation 0."""
-    path.mkdir()
-    header = indexfile.IndexHeader(uidvalidity, 1, 0, 0, 0, crc32(b""), {}, [])
-    indexfile.write_full(path / INDEX_NAME, header, indexfile.Rows())
-    log = changelog.ChangeLog.create(
-        path / changelog.log_name(0), 0, [changelog.state_entry(uidvalidity, 1, 0)]
-    )
-    log.close()
-    fsync_dir(path.parent)
+    """Make an empty ``.mslc`` directory: an index with no rows and log generation 0,
+    whole or not at all (`unigate.api.create_dir`)."""
+
+    def fill(work: Path) -> None:
+        header = indexfile.IndexHeader(uidvalidity, 1, 0, 0, 0, crc32(b""), {}, [])
+        indexfile.write_full(work / INDEX_NAME, header, indexfile.Rows())
+        log = changelog.ChangeLog.create(
+            work / changelog.log_name(0), 0, [changelog.state_entry(uidvalidity, 1, 0)]
+        )
+        log.close()
+
+    create_dir(path, fill)
