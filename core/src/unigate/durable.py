@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from unigate.fsutil import fsync_dir
@@ -83,7 +83,7 @@ def write_all(fd: int, data: bytes, at: int) -> None:
         view, at = view[n:], at + n
 
 
-def write_chunks(fd: int, chunks: list[bytes], at: int) -> None:
+def write_chunks(fd: int, chunks: Sequence[bytes | memoryview], at: int) -> None:
     """Write ``chunks`` one after the other from offset ``at``, without joining them.
 
     ``pwritev`` hands the kernel the message bytes where they are (no 400 KB copy per

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from hypothesis import given
@@ -143,6 +144,7 @@ def test_escape_matches_the_line_rule(parts: list[bytes]) -> None:
 @given(st.integers(min_value=0, max_value=253402300799))
 def test_time_stamp_round_trip(ts: int) -> None:
     assert fromline.parse_time(fromline.format_time(ts)) == ts
+    assert fromline.format_time(ts) == time.asctime(time.gmtime(ts))
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
-from unigate.api import fdatasync, fsync_dir, write_atomic
+from unigate.api import fdatasync, fsync_dir, write_atomic, write_chunks
 from unigate_hookspecs.storage import (
     FlagChange,
     MailboxState,
@@ -135,21 +135,30 @@ def _parse_header(body: bytes) -> _Header | None:
         return None
 
 
-def stored_form(data: bytes) -> tuple[bytes, bool]:
-    """Escape a message for storage; returns (stored body, no_eol marker)."""
-    stored, _ = fromline.escape(data)
-    no_eol = not data.endswith(b"\n")
-    if no_eol:
-        stored += b"\n"
-    return stored, no_eol
+_RETURN_PATH = re.compile(rb"(?im)^return-path:[ \t]*<([^<>\s()]*)>")
+_NOT_IN_PATH = b"<>() \t\n\r\x0b\x0c"
 
 
 def _return_path(data: bytes) -> str:
-    """The Return-Path header's address, if it is safe in a From-line, else ''."""
-    head = data[:4096]
-    m = re.search(
-        rb"(?im)^return-path:[ \t]*<([^<>\s()]*)>", head.split(b"\r\n\r\n")[0].split(b"\n\n")[0]
-    )
+    """The Return-Path header's address, if it is safe in a From-line, else ''.
+
+    Local delivery puts Return-Path first, so that line is read directly; otherwise
+    the header (what precedes the first empty line, within 4 KB) is searched.
+    """
+    if data[:12].lower() == b"return-path:":
+        first = data.find(b"\n", 12, 1024)
+        value = data[12:first].lstrip(b" \t") if first != -1 else b""
+        close = value.find(b">")
+        if value[:1] == b"<" and close != -1:
+            inner = value[1:close]
+            if len(inner.translate(None, _NOT_IN_PATH)) == len(inner):
+                return inner.decode("ascii") if inner.isascii() else ""
+    end = 4096
+    for blank in (b"\r\n\r\n", b"\n\n"):
+        found = data.find(blank, 0, end)
+        if found != -1:
+            end = found
+    m = _RETURN_PATH.search(data, 0, end)
     if m is None:
         return ""
     try:
@@ -448,52 +457,54 @@ class TextStore(MailboxStore):
             self._rewrite(set())
         fd = self._open_fd()
         h = self._header
-        chunks: list[bytes] = []
+        chunks: list[bytes | memoryview] = []
         new: list[_Entry] = []
+        records: list[MessageRecord] = []
         off = self._size
         now = int(time.time())
         for msg in messages:
-            stored, no_eol = stored_form(msg.data)
+            data = msg.data
+            points = fromline.escape_points(data)
+            no_eol = not data.endswith(b"\n")
+            stored_len = len(data) + len(points) + (1 if no_eol else 0)
             date = msg.internal_date or now
-            rp = _return_path(msg.data)
+            rp = _return_path(data)
+            flags = frozenset(msg.flags)
+            uid = h.uidnext
             line = fromline.build(
                 return_path=rp,
-                uid=h.uidnext,
-                flags=msg.flags,
+                uid=uid,
+                flags=flags,
                 internal_date=date,
-                stored_length=len(stored),
+                stored_length=stored_len,
                 modseq=msg.modseq,
                 no_eol=no_eol,
-                escapes=len(stored) - len(msg.data) - (1 if no_eol else 0),
+                escapes=len(points),
             )
-            chunks += (line, b"\n", stored, b"\n")
-            e = _Entry(
-                h.uidnext,
-                off,
-                len(line),
-                len(stored),
-                len(msg.data),
-                date,
-                msg.modseq,
-                frozenset(msg.flags),
-                no_eol,
-                rp,
+            chunks.append(line + b"\n")
+            if points:
+                chunks += fromline.escaped_pieces(data, points)
+            else:
+                chunks.append(data)
+            chunks.append(b"\n\n" if no_eol else b"\n")
+            new.append(
+                _Entry(
+                    uid, off, len(line), stored_len, len(data), date, msg.modseq, flags, no_eol, rp
+                )
             )
-            off += len(line) + 1 + len(stored) + 1
-            new.append(e)
-            h.uidnext += 1
-            h.highestmodseq = max(h.highestmodseq, msg.modseq)
-        buf = b"".join(chunks)
-        written = os.pwrite(fd, buf, self._size)
-        while written < len(buf):
-            written += os.pwrite(fd, buf[written:], self._size + written)
+            records.append(tuple.__new__(MessageRecord, (uid, flags, date, len(data), msg.modseq)))
+            off += len(line) + stored_len + 2
+            h.uidnext = uid + 1
+            if msg.modseq > h.highestmodseq:
+                h.highestmodseq = msg.modseq
+        # the message bytes go to the kernel where they are: no joined copy of the batch
+        write_chunks(fd, chunks, self._size)
         self._write_header_in_place(fd)  # UIDNEXT survives even if the data is lost later
         fdatasync(fd)
         self._size = off
         self._entries.extend(new)
-        for e in new:
-            self._by_uid[e.uid] = e
-        return [e.record() for e in new]
+        self._by_uid.update((e.uid, e) for e in new)
+        return records
 
     def set_flags(self, changes: Sequence[FlagChange]) -> None:
         if not changes:
