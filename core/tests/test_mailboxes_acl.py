@@ -199,7 +199,10 @@ async def test_hidden_and_service_messages(mgr: MailboxManager) -> None:
         assert [r.uid for r in box.messages()] == [plain, hidden]
     async with await mgr.open(BOSS, "INBOX", user=BOSS, service_visible=True) as box:
         assert [r.uid for r in box.messages()] == [plain, hidden, service]
-    assert (await mgr.status(ASSISTANT, "~j.smith/INBOX", ASSISTANT)).messages == 1
+    st = await mgr.status(ASSISTANT, "~j.smith/INBOX", ASSISTANT)
+    assert (st.messages, st.unseen, st.size) == (1, 1, len(b"plain\r\n"))
+    st = await mgr.status(OTHER, "~j.smith/INBOX", OTHER)  # may see $Hidden ("a")
+    assert (st.messages, st.unseen, st.size) == (2, 2, len(b"plain\r\nhidden\r\n"))
 
 
 async def test_seen_needs_s_right(mgr: MailboxManager) -> None:

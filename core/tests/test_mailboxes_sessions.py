@@ -141,6 +141,47 @@ async def test_sessions_share_a_snapshot_until_one_changes(mgr: MailboxManager) 
         await box.close()
 
 
+async def test_the_by_uid_map_is_lent_until_the_mailbox_changes(mgr: MailboxManager) -> None:
+    """The snapshot's by-UID map is the mailbox's own, not a copy; the mailbox copies
+    it before its next change, so a session sharing it never sees a change early."""
+    for i in range(3):
+        await mgr.deliver(BOB, "INBOX", msg(i))
+    a = await mgr.open(BOB, "INBOX", user=BOB)
+    shared = a._shared  # noqa: SLF001 - the lending is what is tested
+    assert a._records is shared.records  # noqa: SLF001
+    await mgr.deliver(BOB, "INBOX", msg(9))  # append
+    assert a._records is not shared.records and 4 not in a._records  # noqa: SLF001
+    b = await mgr.open(BOB, "INBOX", user=BOB)
+    await b.store([1], ["\\Seen"], "add")  # flags
+    assert a.record(1).flags == frozenset() and b.record(1).flags == {"\\Seen"}
+    c = await mgr.open(BOB, "INBOX", user=BOB)
+    assert c._records is shared.records  # noqa: SLF001
+    await c.store([2], ["\\Deleted"], "add")
+    await c.expunge()  # expunge
+    assert 2 in b._records and 2 not in shared.records  # noqa: SLF001
+    for box in (a, b, c):
+        await box.close()
+
+
+async def test_counts_by_flag_set(mgr: MailboxManager) -> None:
+    """count_with, first_without and unseen answer per flag set, for a shared view
+    and for a view of the session's own."""
+    for i in range(5):
+        await mgr.deliver(BOB, "INBOX", msg(i), ["\\Seen"] if i in (0, 1, 3) else [])
+    async with await mgr.open(BOB, "INBOX", user=BOB) as box:
+        assert box.flag_counts() == {frozenset({"\\Seen"}): 3, frozenset(): 2}
+        assert (box.count_with("\\seen"), box.unseen(), box.first_without("\\Seen")) == (3, 2, 3)
+        assert box.first_without("\\Flagged") == 1 and box.count_with("\\Flagged") == 0
+        await box.store([3, 5], ["\\Seen"], "add")  # the view is now the session's own
+        assert (box.unseen(), box.first_without("\\Seen")) == (0, None)
+        await box.store([2], ["\\Deleted"], "add")
+        assert box.count_with("\\Deleted") == 1
+        assert box.flag_counts() == {
+            frozenset({"\\Seen"}): 4,
+            frozenset({"\\Seen", "\\Deleted"}): 1,
+        }
+
+
 async def test_unchangedsince(mgr: MailboxManager) -> None:
     await mgr.deliver(BOB, "INBOX", msg(1))
     await mgr.deliver(BOB, "INBOX", msg(2))

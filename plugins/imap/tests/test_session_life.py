@@ -282,3 +282,22 @@ def test_special_use_and_status_deleted(server: Any) -> None:
     assert typ == "OK"
     assert b"MESSAGES 2" in data[0] and b"DELETED 1" in data[0] and b"UNSEEN 2" in data[0]
     c.logout()
+
+
+def test_select_reports_the_first_unseen_to_rev1_clients(server: Any) -> None:
+    """IMAP4rev1 SELECT: ``[UNSEEN n]`` is the first message without \\Seen (none when
+    every message is seen), the keywords in use are in FLAGS, EXISTS counts them."""
+    c = imaplib.IMAP4("127.0.0.1", server.port("imap"))
+    c.login("b@example.test", "pw-b")
+    assert c.create("Unseen")[0] == "OK"
+    for flags in ("(\\Seen)", "(\\Seen $Work)", None, "(\\Seen)"):
+        c.append("Unseen", flags, None, simple("u"))
+    typ, data = c.select("Unseen")
+    assert (typ, data) == ("OK", [b"4"])
+    assert c.response("UNSEEN") == ("UNSEEN", [b"3"])
+    assert b"$Work" in c.response("FLAGS")[1][0]
+    c.store("3", "+FLAGS", "(\\Seen)")
+    c.close()
+    c.select("Unseen")
+    assert c.response("UNSEEN") == ("UNSEEN", [None])
+    c.logout()

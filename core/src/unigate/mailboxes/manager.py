@@ -32,13 +32,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import anyio
 import anyio.to_thread
 
-from unigate_hookspecs.storage import FormatDriver, NewMessage
+from unigate_hookspecs.storage import RECORD_FLAGS, RECORD_SIZE, FormatDriver, NewMessage
 
 from ..fsutil import fsync_dir
 from ..objects.files import generation as _settings_generation
@@ -72,7 +73,7 @@ from .events import (
     SubscriptionChanged,
     WatchEvent,
 )
-from .flags import DELETED, SEEN, flag_key, normalize_flags
+from .flags import DELETED, HIDDEN, SEEN, SERVICE, flag_key, normalize_flags
 from .names import INBOX, normalize_name, parent_of, split_extension
 from .session import MailboxSession
 from .shared import SharedMailbox
@@ -1194,21 +1195,7 @@ class MailboxManager:
         shared = await self._acquire(target.owner, target.name)
         try:
             see_hidden = user.lower() == target.owner or "a" in rights
-            recs = [
-                r
-                for r in shared.records.values()
-                if flag_key("$Service") not in {flag_key(f) for f in r.flags}
-                and (see_hidden or flag_key("$Hidden") not in {flag_key(f) for f in r.flags})
-            ]
-            unseen = sum(1 for r in recs if flag_key(SEEN) not in {flag_key(f) for f in r.flags})
-            return MailboxStatus(
-                len(recs),
-                unseen,
-                shared.uidnext,
-                shared.uidvalidity,
-                shared.highestmodseq,
-                sum(r.size for r in recs),
-            )
+            return _status_of(shared, see_hidden)
         finally:
             await self._release(shared)
 
@@ -1317,3 +1304,29 @@ class MailboxManager:
         finally:
             await self._release(shared)
         return {rec.uid: new.uid for (rec, _), new in zip(pairs, records, strict=True)}
+
+
+def _status_of(shared: SharedMailbox, see_hidden: bool) -> MailboxStatus:
+    """STATUS counters over the messages visible to a user, worked out per distinct
+    flag set (`SharedMailbox.flag_counts`): no Python code per message unless hidden
+    messages must be left out of the size."""
+    counts = shared.flag_counts()
+    invisible = {flag_key(SERVICE)} if see_hidden else {flag_key(SERVICE), flag_key(HIDDEN)}
+    visible: dict[frozenset[str], bool] = {}
+    unseen = messages = 0
+    for flags, n in counts.items():
+        keys = {flag_key(f) for f in flags}
+        visible[flags] = shown = not keys & invisible
+        if shown:
+            messages += n
+            if flag_key(SEEN) not in keys:
+                unseen += n
+    records = shared.records.values()
+    if all(visible.values()):
+        size = sum(map(RECORD_SIZE, records))
+    else:
+        shown = map(visible.__getitem__, map(RECORD_FLAGS, records))
+        size = sum(map(RECORD_SIZE, compress(records, shown)))
+    return MailboxStatus(
+        messages, unseen, shared.uidnext, shared.uidvalidity, shared.highestmodseq, size
+    )

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
+from itertools import compress, count
 from typing import TYPE_CHECKING
 
 import anyio
 
-from unigate_hookspecs.storage import MessageRecord, NewMessage
+from unigate_hookspecs.storage import RECORD_FLAGS, MessageRecord, NewMessage
 
 from .errors import NoSuchMailbox, PermissionDenied
 from .events import Appended, Expunged, FlagsChanged, MailboxEvent
@@ -45,7 +47,7 @@ from .flags import (
     normalize_flags,
     remove_flags,
 )
-from .shared import SharedMailbox
+from .shared import FlagCounts, SharedMailbox
 
 if TYPE_CHECKING:
     from .manager import MailboxManager
@@ -125,8 +127,9 @@ class MailboxSession:
         snapshot (`SharedMailbox.view_snapshot`), copied only when this session first
         changes it (`_own_view`). A SELECT of 100,000 messages: no work per message.
         """
-        view, uids, records, flag_sets = self._shared.view_snapshot()
-        hidden = {f for f in flag_sets if not self._visible_flags(f)}
+        view, uids, records, counts = self._shared.view_snapshot()
+        hidden = {f for f in counts if not self._visible_flags(f)}
+        self._counts: FlagCounts | None = None
         if hidden:
             view = [rec for rec in view if rec.flags not in hidden]
             self._records: dict[int, MessageRecord] = {rec.uid: rec for rec in view}
@@ -135,6 +138,7 @@ class MailboxSession:
             self._shared_view = False
         else:
             self._view, self._uids, self._records = view, uids, records
+            self._counts = counts
             self._shared_view = True
 
     def _own_view(self) -> None:
@@ -144,6 +148,7 @@ class MailboxSession:
             self._uids = self._uids.copy()
             self._records = dict(self._records)
             self._shared_view = False
+            self._counts = None
 
     def __getattr__(self, name: str) -> object:
         """The view of a session opened with ``view=False``, built on its first use.
@@ -151,7 +156,7 @@ class MailboxSession:
         Once built, ``_uids``, ``_view`` and ``_records`` are plain attributes
         (``__getattr__`` is only asked for missing ones).
         """
-        if name not in ("_uids", "_view", "_records"):
+        if name not in ("_uids", "_view", "_records", "_counts"):
             raise AttributeError(name)
         self._build_view()
         return getattr(self, name)
@@ -221,8 +226,39 @@ class MailboxSession:
     def record(self, uid: int) -> MessageRecord | None:
         return self._records.get(uid)
 
+    def flag_counts(self) -> FlagCounts:
+        """The distinct flag sets of the view's records and how many have each
+        (read-only). While the view is the mailbox's shared snapshot these are the
+        mailbox's, computed once per change; after this session's own changes they
+        are counted over its view (one C-level pass)."""
+        if self._counts is None or not self._shared_view:
+            return Counter(map(RECORD_FLAGS, self._view))
+        return self._counts
+
+    def _sets_with(self, flag: str) -> set[frozenset[str]]:
+        key = flag_key(flag)
+        return {f for f in self.flag_counts() if key in {flag_key(x) for x in f}}
+
+    def count_with(self, flag: str) -> int:
+        """How many messages of the view have ``flag`` (case-insensitive)."""
+        counts = self.flag_counts()
+        return sum(counts[f] for f in self._sets_with(flag))
+
+    def first_without(self, flag: str) -> int | None:
+        """The sequence number of the first message of the view without ``flag``.
+
+        Per flag set, then one lazy C-level scan that stops at the first hit: the
+        UNSEEN of a SELECT costs no Python code per message even when it is the last.
+        """
+        having = self._sets_with(flag)
+        lacking = {f for f in self.flag_counts() if f not in having}
+        if not lacking:
+            return None
+        hits = compress(count(1), map(lacking.__contains__, map(RECORD_FLAGS, self._view)))
+        return next(hits, None)
+
     def unseen(self) -> int:
-        return sum(1 for u in self._uids if flag_key(SEEN) not in _keys(self._records[u]))
+        return len(self._uids) - self.count_with(SEEN)
 
     # -- change notification ----------------------------------------------------------
 

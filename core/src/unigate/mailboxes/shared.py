@@ -15,6 +15,7 @@ Appends that arrive while a batch is being written therefore share the next fsyn
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,10 +45,10 @@ __all__ = ["SharedMailbox"]
 
 T = TypeVar("T")
 
-#: what `SharedMailbox.view_snapshot` returns (records, UIDs, by UID, flag sets)
-ViewSnapshot = tuple[
-    list[MessageRecord], list[int], dict[int, MessageRecord], frozenset[frozenset[str]]
-]
+#: the distinct flag sets of a mailbox's records and how many records have each
+FlagCounts = dict[frozenset[str], int]
+#: what `SharedMailbox.view_snapshot` returns (records, UIDs, by UID, flag counts)
+ViewSnapshot = tuple[list[MessageRecord], list[int], dict[int, MessageRecord], FlagCounts]
 
 #: distinct flag sets a mailbox shares among its records (then it starts over)
 _FLAG_SETS = 4096
@@ -106,6 +107,9 @@ class SharedMailbox:
         self.uidnext = 1
         self.highestmodseq = 0
         self._snapshot: tuple[tuple[int, ...], ViewSnapshot] | None = None
+        #: ``records`` is also a view snapshot's by-UID map: copy before changing it
+        self._lent = False
+        self._flag_counts: tuple[tuple[int, ...], FlagCounts] | None = None
         self.attributes: dict[str, str] = {}
         self.warnings: list[str] = []
         self.expunged_since_open = 0
@@ -139,6 +143,7 @@ class SharedMailbox:
         self.highestmodseq = state.highestmodseq
         # C-level maps, not comprehensions: 100,000 records at a cold open
         self.records = dict(zip(map(RECORD_UID, state.records), state.records, strict=True))
+        self._lent = False
         self._size = sum(map(RECORD_SIZE, state.records))
         self.attributes = dict(state.attributes)
         self.warnings = list(state.warnings)
@@ -178,25 +183,52 @@ class SharedMailbox:
             got = self._flag_sets[flags] = flags
         return got
 
+    def _state_key(self) -> tuple[int, ...]:
+        """What every change to the records moves (HIGHESTMODSEQ, count or UIDNEXT)."""
+        return (id(self.records), self.highestmodseq, len(self.records), self.uidnext)
+
+    def flag_counts(self) -> FlagCounts:
+        """The distinct flag sets among the records and how many records have each, as
+        of now (read-only; computed once per change of the mailbox).
+
+        Why: a mailbox has a handful of distinct flag sets, so STATUS (MESSAGES, UNSEEN,
+        SIZE with hidden messages left out) and SELECT (keywords, first unseen) work per
+        set instead of per message; counting is one C-level pass over the records.
+        """
+        key = self._state_key()
+        if self._flag_counts is None or self._flag_counts[0] != key:
+            self._flag_counts = (key, Counter(map(RECORD_FLAGS, self.records.values())))
+        return self._flag_counts[1]
+
     def view_snapshot(self) -> ViewSnapshot:
-        """The records in UID order, their UIDs, the records by UID and the distinct
-        flag sets, as of now: the same objects for every session opened until the
+        """The records in UID order, their UIDs, the records by UID and the flag counts
+        (`flag_counts`), as of now: the same objects for every session opened until the
         mailbox changes. Read-only: a session copies them before it changes its view.
 
         Why: a SELECT of a 100,000-message mailbox copied them per session (6 ms);
         every change moves HIGHESTMODSEQ, the message count or UIDNEXT, which key it.
+        The by-UID map is ``records`` itself, lent until the mailbox next changes
+        (`_writable` copies it then), so the first SELECT after a change, or after the
+        cold open, does not copy 100,000 entries.
         """
-        key = (id(self.records), self.highestmodseq, len(self.records), self.uidnext)
+        key = self._state_key()
         if self._snapshot is None or self._snapshot[0] != key:
-            view = list(self.records.values())
             snap = (
-                view,
+                list(self.records.values()),
                 list(self.records),
-                dict(self.records),
-                frozenset(map(RECORD_FLAGS, view)),
+                self.records,  # lent, not copied: see `_writable`
+                self.flag_counts(),
             )
+            self._lent = True
             self._snapshot = (key, snap)
         return self._snapshot[1]
+
+    def _writable(self) -> dict[int, MessageRecord]:
+        """``records``, to be changed: copied first while a view snapshot lends it."""
+        if self._lent:
+            self.records = dict(self.records)
+            self._lent = False
+        return self.records
 
     def _report_usage(self) -> None:
         self._on_usage(self.owner, self.name, self._size, len(self.records))
@@ -279,12 +311,13 @@ class SharedMailbox:
             for req in batch:
                 req.records = list(records[pos : pos + len(req.messages)])
                 pos += len(req.messages)
+            mine = self._writable()
             for rec in records:
-                old = self.records.get(rec.uid)
+                old = mine.get(rec.uid)
                 if old is not None:
                     self._size -= old.size
                 self._size += rec.size
-                self.records[rec.uid] = rec
+                mine[rec.uid] = rec
                 self.uidnext = max(self.uidnext, rec.uid + 1)
                 self.highestmodseq = max(self.highestmodseq, rec.modseq)
             self._report_usage()
@@ -332,10 +365,10 @@ class SharedMailbox:
             await _locked(self.store.set_flags, changes)
             self.highestmodseq = modseq
             changed = []
+            mine = self._writable()
             for ch in changes:
-                old = self.records[ch.uid]
-                rec = old._replace(flags=ch.flags, modseq=modseq)
-                self.records[ch.uid] = rec
+                rec = mine[ch.uid]._replace(flags=ch.flags, modseq=modseq)
+                mine[ch.uid] = rec
                 changed.append(rec)
         self.broadcast(FlagsChanged(tuple(changed)), origin=origin)
         self._changed(ChangeKind.FLAGS, origin.origin if origin is not None else None)
@@ -351,8 +384,9 @@ class SharedMailbox:
             modseq = self.highestmodseq + 1
             await _locked(self.store.expunge, gone, modseq)
             self.highestmodseq = modseq
+            mine = self._writable()
             for uid in gone:
-                self._size -= self.records.pop(uid).size
+                self._size -= mine.pop(uid).size
             self.expunged_since_open += len(gone)
             self._report_usage()
         self.broadcast(Expunged(tuple(gone)), origin=origin)

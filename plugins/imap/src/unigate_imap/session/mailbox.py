@@ -63,10 +63,10 @@ async def status_values(
 async def _count_deleted(s: ImapSession, name: str) -> int:
     sel = s.selected
     if sel is not None and sel.name == name:
-        return sum(1 for rec in sel.box.messages() if "\\Deleted" in rec.flags)
+        return sel.box.count_with("\\Deleted")
     box = await _mgr(s).open(s.account, name, user=s.account, readonly=True)
     try:
-        return sum(1 for rec in box.messages() if "\\Deleted" in rec.flags)
+        return box.count_with("\\Deleted")
     finally:
         await box.close()
 

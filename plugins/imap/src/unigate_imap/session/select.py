@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.api import mailboxes as mb
-from unigate_hookspecs.storage import RECORD_FLAGS
 
 from .. import protocol as p
 from ..protocol import responses as r
@@ -58,16 +57,15 @@ async def select(s: ImapSession, cmd: p.Select) -> bytes:
     )
     readonly = cmd.readonly or not set(box.rights) & set("swd")
     sel = Selected(box, cmd.mailbox, readonly)
-    records = box.messages()
-    for flags in set(map(RECORD_FLAGS, records)):  # few distinct sets in any mailbox
+    for flags in box.flag_counts():  # per distinct flag set: a mailbox has a handful
         s.note_keywords(sel, flags)
     s.selected = sel
     s.state = State.SELECTED
     s.write(s.flags_lines(sel))
-    s.write(r.exists_response(len(records)))
+    s.write(r.exists_response(len(box)))
     if not s.rev2:
         s.write(b"* 0 RECENT\r\n")
-        first = next((i for i, rec in enumerate(records, 1) if "\\Seen" not in rec.flags), None)
+        first = box.first_without("\\Seen")
         if first is not None:
             s.write(b"* OK [UNSEEN %d] First unseen\r\n" % first)
     s.write(b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % box.uidvalidity)
@@ -82,7 +80,7 @@ async def select(s: ImapSession, cmd: p.Select) -> bytes:
         vanished = _vanished_since(uids, q.known_uids, box.uidnext)
         if vanished:
             s.write(r.vanished_response(p.SequenceSet.from_numbers(vanished), earlier=True))
-        for seq, rec in enumerate(records, 1):
+        for seq, rec in enumerate(box.messages(), 1):
             if rec.modseq > q.modseq:
                 s.write(r.fetch_response(seq, s.flag_items(rec)))
     code = "READ-ONLY" if readonly else "READ-WRITE"
