@@ -120,22 +120,24 @@ def count_escapes(stored: bytes) -> int:
 def format_time(ts: int) -> str:
     """The From-line time stamp: asctime in UTC (``Wed Nov 25 11:14:52 2026``).
 
-    The date part comes from a per-day cache and the time of day is formatted here:
-    ``asctime(gmtime())`` cost 3.4 us, paid once per appended message.
+    Everything but the seconds comes from a per-minute cache: ``asctime(gmtime())``
+    cost 3.4 us and a formatted time of day 2.4 us on the bench VM, paid once per
+    appended message.
     """
-    day, rem = divmod(ts, 86400)
-    parts = _STAMP_DAYS.get(day)
+    minute, ss = divmod(ts, 60)
+    parts = _STAMP_MINUTES.get(minute)
     if parts is None:
-        if len(_STAMP_DAYS) > 4096:
-            _STAMP_DAYS.clear()
-        stamp = time.asctime(time.gmtime(day * 86400))  # "Wed Nov 25 00:00:00 2026"
-        parts = _STAMP_DAYS[day] = (stamp[:10], stamp[19:])
-    hh, rem = divmod(rem, 3600)
-    mm, ss = divmod(rem, 60)
-    return f"{parts[0]} {hh:02d}:{mm:02d}:{ss:02d}{parts[1]}"
+        if len(_STAMP_MINUTES) > 4096:
+            _STAMP_MINUTES.clear()
+        stamp = time.asctime(time.gmtime(minute * 60))  # "Wed Nov 25 11:14:00 2026"
+        parts = _STAMP_MINUTES[minute] = (stamp[:17], stamp[19:])
+    return parts[0] + _SECONDS[ss] + parts[1]
 
 
-_STAMP_DAYS: dict[int, tuple[str, str]] = {}
+_STAMP_MINUTES: dict[int, tuple[str, str]] = {}
+_SECONDS = [f"{n:02d}" for n in range(60)]
+
+
 _ASCTIME = re.compile(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})$")
 _DAY_CACHE: dict[tuple[int, int, int], int] = {}
 
