@@ -213,6 +213,31 @@ def test_selected_mailbox_updates_arrive_unsolicited(
     assert a.quiet() == []
 
 
+def test_no_messagenew_fetch_for_the_sessions_own_additions(
+    server: Any, pair: tuple[Client, Client]
+) -> None:
+    """RFC 5465 §5.2: what the session appended, copied or moved into the selected
+    mailbox itself gets its EXISTS but no MessageNew FETCH; a delivery still does."""
+    a, other = pair
+    assert a.cmd("CREATE Own").startswith(b"OK")
+    assert a.cmd("CREATE Elsewhere").startswith(b"OK")
+    uid = deliver(server, A, "Own", "first")
+    deliver(server, A, "Elsewhere", "moved")
+    assert a.cmd("SELECT Own").startswith(b"OK")
+    assert a.cmd("NOTIFY SET (SELECTED (MessageNew (UID) MessageExpunge))").startswith(b"OK")
+    data = _msg("appended")
+    assert a.cmd(b"APPEND Own {%d+}\r\n%s" % (len(data), data)).startswith(b"OK [APPENDUID")
+    lines = a.seen
+    assert a.cmd(f"UID COPY {uid} Own").startswith(b"OK [COPYUID")
+    lines += a.seen + a.quiet()
+    assert b"* 3 EXISTS" in lines and not [line for line in lines if b"FETCH" in line]
+    uid_new = deliver(server, A, "Own", "delivered")
+    assert a.expect(rb"\* 4 FETCH .*") == b"* 4 FETCH (UID %d)" % uid_new
+    assert other.cmd("SELECT Elsewhere").startswith(b"OK")
+    assert other.cmd("MOVE 1 Own").startswith(b"OK")  # moved in by another session
+    assert a.expect(rb"\* 5 FETCH .*").startswith(b"* 5 FETCH (UID ")
+
+
 def test_selected_delayed_holds_expunges_until_a_command_allows_them(
     server: Any, pair: tuple[Client, Client]
 ) -> None:

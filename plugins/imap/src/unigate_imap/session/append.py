@@ -48,7 +48,7 @@ async def append_messages(
     sel = s.selected
     mgr = s.mailboxes
     opened = None
-    if sel is not None and sel.name == mailbox and not sel.readonly:
+    if sel is not None and sel.is_named(mailbox) and not sel.readonly:
         box = sel.box
     else:
         try:
@@ -65,6 +65,8 @@ async def append_messages(
                 await flush_pending(box, s.memory)
         if opened is not None and len(messages) > 1:
             await flush_pending(box, s.memory)
+        elif sel is not None and box is sel.box:
+            sel.added_here(uids)
         validity = box.uidvalidity
     finally:
         if opened is not None:

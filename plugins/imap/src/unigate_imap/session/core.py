@@ -378,9 +378,13 @@ class ImapSession:
             if isinstance(ev, mb.Appended):
                 sel.exists += len(ev.records)
                 self.write(r.exists_response(sel.exists))
+                own = sel.own_new
                 for rec in ev.records:
                     keywords |= self.note_keywords(sel, rec.flags)
-                new.extend(ev.records)
+                    if rec.uid in own:
+                        own.discard(rec.uid)  # the client has it: no MessageNew FETCH
+                    else:
+                        new.append(rec)
             elif isinstance(ev, mb.Expunged):
                 if self.qresync:
                     self.write(r.vanished_response(p.SequenceSet.from_numbers(ev.uids)))

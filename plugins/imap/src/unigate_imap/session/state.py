@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 from ..protocol import STAR, SequenceSet
@@ -19,6 +20,8 @@ __all__ = ["SYSTEM_FLAGS", "Selected", "State"]
 
 #: sets with at most this many members are resolved without walking the view
 _SMALL = 64
+#: `Selected.own_new` starts over past this many UIDs
+_OWN_NEW_LIMIT = 10_000
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
@@ -47,6 +50,20 @@ class Selected:
         self.keywords: set[str] = set()
         #: the message count the client was told (EXISTS)
         self.exists = len(box)
+        #: UIDs this session put into the selected mailbox itself (APPEND, COPY, MOVE,
+        #: REPLACE): their EXISTS is sent, but no NOTIFY MessageNew FETCH (RFC 5465
+        #: §5.2: the client has them already); forgotten once announced
+        self.own_new: set[int] = set()
+
+    def is_named(self, name: str) -> bool:
+        """Does the client's ``name`` name the selected mailbox? (INBOX in any case.)"""
+        return _canonical(name) == _canonical(self.name)
+
+    def added_here(self, uids: Iterable[int]) -> None:
+        """Remember messages this session added to the selected mailbox (`own_new`)."""
+        if len(self.own_new) > _OWN_NEW_LIMIT:  # never announced (NOTIFY without SELECTED)
+            self.own_new.clear()
+        self.own_new.update(uids)
 
     # -- numbering -------------------------------------------------------------------
     def uids(self) -> list[int]:
@@ -148,3 +165,8 @@ class Selected:
             j = bisect.bisect_right(uids, b)
             out.extend(uids[i:j])
         return out
+
+
+def _canonical(name: str) -> str:
+    head, sep, rest = name.partition("/")
+    return ("INBOX" if head.upper() == "INBOX" else head) + sep + rest
