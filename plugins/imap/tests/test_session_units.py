@@ -124,6 +124,21 @@ def test_memory_cache_put_many_is_put_in_one_call() -> None:
     assert many.get(("box", 6, "mime")) == "f"
 
 
+def test_memory_cache_batch_paths_agree_with_one_by_one() -> None:
+    """get_many/put_many take C-level paths when nothing or everything is cached, or
+    every entry is new: the same answers, LRU order and byte count as one by one."""
+    many = MemoryCache(1000)
+    assert many.get_many(("box", 7), [1, 2], "mime") == ({}, [1, 2])  # nothing cached
+    many.put_many(("box", 7), "mime", [(1, "a", 100), (2, "b", 100), (3, "c", 100)])
+    assert many.used == 300
+    assert many.get_many(("box", 7), [3, 1], "mime") == ({3: "c", 1: "a"}, [])  # all hits
+    many.put_many(("box", 7), "mime", [(4, "d", 200), (4, "d2", 200)])  # a repeated key
+    assert many.used == 500 and many.get(("box", 7, 4, "mime")) == "d2"
+    many.put_many(("box", 7), "mime", [(5, "e", 250), (6, "f", 250), (7, "g", 100)])  # over
+    assert many.get(("box", 7, 2, "mime")) is None  # not asked for since: the oldest
+    assert many.get(("box", 7, 3, "mime")) == "c" and many.used <= 1000
+
+
 def test_translate_rights() -> None:
     assert translate_rights("lrswipkxte") == "lrswipcd"
     assert translate_rights("+ka") == "+ca"
