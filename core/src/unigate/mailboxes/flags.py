@@ -124,3 +124,13 @@ def remove_flags(current: frozenset[str], removed: Iterable[str]) -> frozenset[s
     """``current`` without ``removed`` (case-insensitive)."""
     keys = {flag_key(f) for f in removed}
     return frozenset(f for f in current if flag_key(f) not in keys)
+
+
+def visible(flags: frozenset[str], *, see_hidden: bool, service_visible: bool = False) -> bool:
+    """May a user see a message with ``flags``? ``$Service`` messages only where service
+    messages are shown; ``$Hidden`` ones only to a user who may see hidden messages (the
+    owner, or the ``a`` right). The one rule for sessions' views and STATUS counters."""
+    keys = {flag_key(f) for f in flags}
+    if not service_visible and flag_key(SERVICE) in keys:
+        return False
+    return see_hidden or flag_key(HIDDEN) not in keys

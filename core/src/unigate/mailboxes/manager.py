@@ -73,7 +73,7 @@ from .events import (
     SubscriptionChanged,
     WatchEvent,
 )
-from .flags import DELETED, HIDDEN, SEEN, SERVICE, flag_key, normalize_flags
+from .flags import DELETED, SEEN, flag_key, normalize_flags, visible
 from .names import INBOX, normalize_name, parent_of, split_extension
 from .session import MailboxSession
 from .shared import SharedMailbox
@@ -1311,22 +1311,17 @@ def _status_of(shared: SharedMailbox, see_hidden: bool) -> MailboxStatus:
     flag set (`SharedMailbox.flag_counts`): no Python code per message unless hidden
     messages must be left out of the size."""
     counts = shared.flag_counts()
-    invisible = {flag_key(SERVICE)} if see_hidden else {flag_key(SERVICE), flag_key(HIDDEN)}
-    visible: dict[frozenset[str], bool] = {}
-    unseen = messages = 0
-    for flags, n in counts.items():
-        keys = {flag_key(f) for f in flags}
-        visible[flags] = shown = not keys & invisible
-        if shown:
-            messages += n
-            if flag_key(SEEN) not in keys:
-                unseen += n
-    records = shared.records.values()
-    if all(visible.values()):
-        size = sum(map(RECORD_SIZE, records))
+    shown = {f: visible(f, see_hidden=see_hidden) for f in counts}
+    messages = sum(n for f, n in counts.items() if shown[f])
+    seen = flag_key(SEEN)
+    unseen = sum(n for f, n in counts.items() if shown[f] and seen not in {flag_key(x) for x in f})
+    if all(shown.values()):
+        size = shared.size
     else:
-        shown = map(visible.__getitem__, map(RECORD_FLAGS, records))
-        size = sum(map(RECORD_SIZE, compress(records, shown)))
+        records = shared.records.values()
+        size = sum(
+            map(RECORD_SIZE, compress(records, map(shown.__getitem__, map(RECORD_FLAGS, records))))
+        )
     return MailboxStatus(
         messages, unseen, shared.uidnext, shared.uidvalidity, shared.highestmodseq, size
     )

@@ -39,13 +39,12 @@ from .errors import NoSuchMailbox, PermissionDenied
 from .events import Appended, Expunged, FlagsChanged, MailboxEvent
 from .flags import (
     DELETED,
-    HIDDEN,
     SEEN,
-    SERVICE,
     flag_key,
     merge_flags,
     normalize_flags,
     remove_flags,
+    visible,
 )
 from .shared import FlagCounts, SharedMailbox
 
@@ -185,11 +184,7 @@ class MailboxSession:
         known = self._visibility.get(flags)
         if known is not None:
             return known
-        keys = {flag_key(f) for f in flags}
-        if not self.service_visible and flag_key(SERVICE) in keys:
-            known = False
-        else:
-            known = self._see_hidden or flag_key(HIDDEN) not in keys
+        known = visible(flags, see_hidden=self._see_hidden, service_visible=self.service_visible)
         if len(self._visibility) >= _VISIBILITY_MEMO:
             self._visibility.clear()
         self._visibility[flags] = known
@@ -231,7 +226,7 @@ class MailboxSession:
         (read-only). While the view is the mailbox's shared snapshot these are the
         mailbox's, computed once per change; after this session's own changes they
         are counted over its view (one C-level pass)."""
-        if self._counts is None or not self._shared_view:
+        if self._counts is None:  # set only while the view is the shared snapshot
             return Counter(map(RECORD_FLAGS, self._view))
         return self._counts
 

@@ -230,6 +230,11 @@ class SharedMailbox:
             self._lent = False
         return self.records
 
+    @property
+    def size(self) -> int:
+        """The sum of the records' sizes (kept up to date by appends and expunges)."""
+        return self._size
+
     def _report_usage(self) -> None:
         self._on_usage(self.owner, self.name, self._size, len(self.records))
 
