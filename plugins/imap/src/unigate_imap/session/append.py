@@ -48,7 +48,9 @@ async def append_messages(
     sel = s.selected
     mgr = s.mailboxes
     opened = None
-    if sel is not None and sel.is_named(mailbox) and not sel.readonly:
+    if sel is not None and (sel.readonly or not await sel.is_named(mgr, s.account, mailbox)):
+        sel = None  # not the selected mailbox (or not writable there): open it
+    if sel is not None:
         box = sel.box
     else:
         try:
@@ -63,10 +65,10 @@ async def append_messages(
             uids.append(rec.uid)
             if rec.size == len(msg.data) and remember_appended(box, rec.uid, msg.data, s.memory):
                 await flush_pending(box, s.memory)
-        if opened is not None and len(messages) > 1:
-            await flush_pending(box, s.memory)
-        elif sel is not None and box is sel.box:
+        if sel is not None:
             sel.added_here(uids)
+        elif len(messages) > 1:
+            await flush_pending(box, s.memory)
         validity = box.uidvalidity
     finally:
         if opened is not None:

@@ -42,7 +42,7 @@ async def copy(s: ImapSession, cmd: p.Copy) -> bytes:
     if not uids:
         return p.ok(cmd.tag, "COPY completed (no messages)")
     mapping: dict[int, int] = await sel.box.copy(uids, cmd.mailbox)
-    if sel.is_named(cmd.mailbox):
+    if await sel.is_named(s.mailboxes, s.account, cmd.mailbox):
         sel.added_here(mapping.values())
     return p.ok(cmd.tag, "COPY completed", await copyuid(s, cmd.mailbox, mapping))
 
@@ -57,7 +57,7 @@ async def move(s: ImapSession, cmd: p.Move) -> bytes:
     if not uids:
         return p.ok(cmd.tag, "MOVE completed (no messages)")
     mapping, gone = await sel.box.move(uids, cmd.mailbox)
-    if sel.is_named(cmd.mailbox):
+    if await sel.is_named(s.mailboxes, s.account, cmd.mailbox):
         sel.added_here(mapping.values())
     code = await copyuid(s, cmd.mailbox, mapping)
     if code:

@@ -13,6 +13,8 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
+from unigate.api import mailboxes as mb
+
 from ..protocol import STAR, SequenceSet
 from .errors import CommandError
 
@@ -55,9 +57,14 @@ class Selected:
         #: §5.2: the client has them already); forgotten once announced
         self.own_new: set[int] = set()
 
-    def is_named(self, name: str) -> bool:
-        """Does the client's ``name`` name the selected mailbox? (INBOX in any case.)"""
-        return _canonical(name) == _canonical(self.name)
+    async def is_named(self, mailboxes: Any, account: str, name: str) -> bool:
+        """Does the client's ``name`` lead to the selected mailbox? The manager's
+        `resolve_name` decides (INBOX in any case, aliases, ``~account/`` names)."""
+        try:
+            where = await mailboxes.resolve_name(account, name)
+        except mb.MailboxError:
+            return False
+        return (where.owner, where.name) == (self.box.owner, self.box.mailbox)
 
     def added_here(self, uids: Iterable[int]) -> None:
         """Remember messages this session added to the selected mailbox (`own_new`)."""
@@ -165,8 +172,3 @@ class Selected:
             j = bisect.bisect_right(uids, b)
             out.extend(uids[i:j])
         return out
-
-
-def _canonical(name: str) -> str:
-    head, sep, rest = name.partition("/")
-    return ("INBOX" if head.upper() == "INBOX" else head) + sep + rest
