@@ -6,6 +6,10 @@ Not a test: a script that prints a table. For each format it measures
               (our drivers: one ``append`` call per batch, durable on return;
               Dovecot: one IMAP MULTIAPPEND command per batch); only the call is
               timed, not the making of the messages,
+* single   -- ``--single`` more messages appended one at a time into a new mailbox,
+              each durable before the next starts (ours: one ``append`` call each;
+              Dovecot: one IMAP APPEND each): the rate a writer that needs every
+              message acknowledged sees, set against the disk's own fsync rate,
 * open     -- a cold open: a fresh store and ``load()`` (Dovecot: SELECT in a fresh
               ``imap`` process, process start-up excluded),
 * flags    -- all flags read (ours: walk the loaded records; Dovecot: UID FETCH 1:* FLAGS),
@@ -54,7 +58,7 @@ from unigate_storage_text.driver import TextDriver
 
 OURS = ("mbox", "mslc")
 DOVECOT = ("mdbox", "maildir")
-METRICS = ("append", "open", "flags", "flag-set", "expunge", "reclaim")
+METRICS = ("append", "single", "open", "flags", "flag-set", "expunge", "reclaim")
 
 
 def make_message(i: int, size: int) -> bytes:
@@ -118,7 +122,9 @@ def disk_fsync(root: Path, size: int, batch: int, rounds: int) -> dict[str, floa
 # -- our drivers -------------------------------------------------------------------
 
 
-def run_ours(fmt: str, root: Path, count: int, batch: int, size: int) -> dict[str, float]:
+def run_ours(
+    fmt: str, root: Path, count: int, batch: int, size: int, single: int
+) -> dict[str, float]:
     driver: FormatDriver = TextDriver() if fmt == "mbox" else SlicedDriver()
     path = root / f"INBOX.{fmt}"
     driver.create(path, 1)
@@ -159,7 +165,24 @@ def run_ours(fmt: str, root: Path, count: int, batch: int, size: int) -> dict[st
     flagged = sum(1 for r in state2.records if "\\Flagged" in r.flags)  # type: ignore[attr-defined]
     assert flagged == len(changes), flagged
     store.close()
+    res["single"] = _single_ours(driver, root / f"single.{fmt}", single, size)
     return res
+
+
+def _single_ours(driver: FormatDriver, path: Path, count: int, size: int) -> float:
+    """Seconds to append ``count`` messages one durable ``append`` call at a time."""
+    os.sync()  # the run before left the disk writing back: let it finish, untimed
+    driver.create(path, 2)
+    store = driver.open(path)
+    store.load()
+    spent = 0.0
+    for i in range(count):
+        message = [NewMessage(make_message(i, size), frozenset(), 1_795_000_000 + i, i + 1)]
+        t = time.perf_counter()
+        store.append(message)
+        spent += time.perf_counter() - t
+    store.close()
+    return spent
 
 
 # -- Dovecot -----------------------------------------------------------------------
@@ -247,7 +270,9 @@ imap_max_line_length = 1M
     return conf, home, user
 
 
-def run_dovecot(fmt: str, root: Path, count: int, batch: int, size: int) -> dict[str, float]:
+def run_dovecot(
+    fmt: str, root: Path, count: int, batch: int, size: int, single: int
+) -> dict[str, float]:
     conf, home, user = dovecot_setup(fmt, root)
     store_dir = home / ("mdbox" if fmt == "mdbox" else "Maildir")
     res: dict[str, float] = {}
@@ -295,6 +320,16 @@ def run_dovecot(fmt: str, root: Path, count: int, batch: int, size: int) -> dict
     res["reopen"], lines = timed(lambda: imap.cmd(b"SELECT INBOX"))
     exists = next(int(x.split()[1]) for x in lines if x.endswith(b" EXISTS\r\n"))  # type: ignore[attr-defined]
     assert exists == count - len(victims), exists
+    imap.cmd(b"CREATE single")
+    os.sync()  # as for ours: the disk quiet before the timed appends
+    spent = 0.0
+    for i in range(single):
+        data = make_message(i, size)
+        literal = b' () "25-Nov-2026 11:00:00 +0000" {%d+}\r\n' % len(data) + data
+        t = time.perf_counter()
+        imap.cmd(b"APPEND single" + literal)
+        spent += time.perf_counter() - t
+    res["single"] = spent
     imap.close()
     return res
 
@@ -307,7 +342,7 @@ def fmt_value(metric: str, v: float | None) -> str:
         return "-"
     if metric.startswith("size"):
         return f"{v / 1e6:.1f} MB"
-    if metric == "append":
+    if metric in ("append", "single"):
         return f"{v:.2f} s"
     return f"{v * 1000:.1f} ms"
 
@@ -317,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument(
+        "--single", type=int, default=1000, help="messages appended one durable call at a time"
+    )
     ap.add_argument(
         "--fsync-rounds", type=int, default=200, help="serial appends timed for the disk's rate"
     )
@@ -342,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             runner = run_ours if fmt in OURS else run_dovecot
-            results[fmt] = runner(fmt, root, args.count, args.batch, args.size)
+            results[fmt] = runner(fmt, root, args.count, args.batch, args.size, args.single)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
@@ -382,6 +420,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{per_batch * 1000:.2f} ms per batch = {per_batch / disk['fsync-batch']:.2f}x "
             f"the disk's durable batch ({per_batch / disk['fsync-1']:.1f}x one {args.size} B fdatasync); "
             f"cold open {res['open'] * 1000:.1f} ms"
+        )
+    for fmt, res in results.items():
+        each = res["single"] / args.single
+        print(
+            f"{fmt}: one message per durable append {each * 1e6:.0f} us ({1 / each:.0f} messages/s) "
+            f"= {each / disk['fsync-1']:.2f}x the time of one {args.size} B write + fdatasync "
+            f"(the disk's fsync rate: {1 / disk['fsync-1']:.0f}/s)"
         )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -77,6 +78,36 @@ def test_round_trip_and_reopen(driver: TextDriver, mbox: Path) -> None:
 def test_return_path_goes_into_the_from_line(driver: TextDriver, mbox: Path) -> None:
     _fill(driver, mbox, EDGE_MESSAGES).close()
     assert b"\nFrom <bounce@example.org>(" in mbox.read_bytes()
+
+
+def _header_on_disk(path: Path) -> tuple[int, int]:
+    """(uidnext, highestmodseq) as the header message in the file says."""
+    head = path.read_bytes()[:2048]
+    found = [re.search(rb'"%s": (\d+)' % key, head) for key in (b"uidnext", b"highestmodseq")]
+    assert found[0] and found[1]
+    return int(found[0][1]), int(found[1][1])
+
+
+def test_append_leaves_the_header_and_an_open_reads_uids_from_the_from_lines(
+    driver: TextDriver, mbox: Path
+) -> None:
+    """An append flushes one place: the header catches up at close, and an open after a
+    kill (no close) takes UIDNEXT/HIGHESTMODSEQ from the From-lines; an expunged top
+    UID is never given out again."""
+    writer = _fill(driver, mbox, EDGE_MESSAGES[:4], batch=2)  # UIDs 1-4, MODSEQ 5
+    assert _header_on_disk(mbox) == (1, 0)  # not rewritten by the appends
+    killed = driver.open(mbox).load()  # as after kill -9: the writer never closed
+    assert (killed.uidnext, killed.highestmodseq) == (5, 5)
+    writer.close()
+    assert _header_on_disk(mbox) == (5, 5)
+    s = driver.open(mbox)
+    s.load()
+    s.expunge([4], 6)
+    s.append([NewMessage(b"Subject: next\r\n\r\n", frozenset(), 1700000100, 7)])
+    s.close()
+    again = driver.open(mbox).load()
+    assert [r.uid for r in again.records] == [1, 2, 3, 5]
+    assert (again.uidnext, again.highestmodseq) == (6, 7)
 
 
 def test_flags_rewritten_in_place(driver: TextDriver, mbox: Path) -> None:

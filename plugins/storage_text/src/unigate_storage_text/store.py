@@ -188,6 +188,8 @@ class TextStore(MailboxStore):
         self._header = _Header(0, 1, 0, {})
         self._header_line_len = 0
         self._header_room = 0
+        #: appends moved UIDNEXT/HIGHESTMODSEQ past what the header on disk says
+        self._header_behind = False
         self._needs_rewrite = False
         self._index_state = "absent"  # absent | clean | dirty
         #: bytes of the file the index covers (0: no usable index)
@@ -488,10 +490,13 @@ class TextStore(MailboxStore):
             h.uidnext = uid + 1
             if msg.modseq > h.highestmodseq:
                 h.highestmodseq = msg.modseq
-        # the message bytes go to the kernel where they are: no joined copy of the batch
+        # the message bytes go to the kernel where they are: no joined copy of the batch.
+        # The header is not rewritten: the From-lines just written carry the new UIDs
+        # and MODSEQs, which an open takes over the header's (`_assign_uids`), so one
+        # place on disk is flushed per append, not two; `close` catches the header up.
         write_chunks(fd, chunks, self._size)
-        self._write_header_in_place(fd)  # UIDNEXT survives even if the data is lost later
         fdatasync(fd)
+        self._header_behind = True
         self._size = off
         self._entries.extend(new)
         self._by_uid.update((e.uid, e) for e in new)
@@ -562,6 +567,7 @@ class TextStore(MailboxStore):
         except ValueError:
             return False
         os.pwrite(fd, body, self._header_line_len + 1)
+        self._header_behind = False
         return True
 
     def set_attributes(self, attributes: dict[str, str]) -> None:
@@ -586,6 +592,9 @@ class TextStore(MailboxStore):
         """Close the file; first bring the index up to date when flags changed or
         messages were appended since it was written, so the next open reads it."""
         if self._fd is not None:
+            behind = self._header_behind and not self._needs_rewrite
+            if behind and self._write_header_in_place(self._fd):
+                fdatasync(self._fd)
             stale = self._index_state == "dirty" or self._indexed_size < self._size
             if stale and self._size > self.index_threshold and not self._needs_rewrite:
                 self._write_index()
@@ -608,6 +617,7 @@ class TextStore(MailboxStore):
         line, body = header_message(h)
         self._header_line_len = len(line)
         self._header_room = len(body)
+        self._header_behind = False
         tmp = self.path.with_name(self.path.name + ".tmp")
         out = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
