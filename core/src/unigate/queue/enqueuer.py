@@ -47,8 +47,13 @@ def count_hops(data: bytes) -> int:
     """
     if data.startswith((b"\r\n", b"\n")):
         return 0
-    ends = [i for i in (data.find(b"\n\r\n"), data.find(b"\n\n")) if i >= 0]
-    header = data[: min(ends) + 1] if ends else data
+    # the CRLF blank line first, then a bare-LF one only before it: an unbounded search
+    # for "\n\n" walks a whole CRLF body (12 us of a 10 KB message, against 1 us)
+    end = data.find(b"\n\r\n")
+    if end < 0:
+        end = len(data)
+    bare = data.find(b"\n\n", 0, end + 1)
+    header = data[: (bare if bare >= 0 else end) + 1]
     return (b"\n" + header).lower().count(b"\nreceived:")
 
 

@@ -48,6 +48,11 @@ MODES = {
     "smtps": (False, False),
     "lmtp": (True, False),
 }
+# the replies every message gets, made (and validated) once
+SENDER_OK = Reply(250, "2.1.0", "Sender OK")
+RECIPIENT_OK = Reply(250, "2.1.5", "Recipient OK")
+START_INPUT = Reply(354, None, "Enter message, end with <CRLF>.<CRLF>")
+
 _LOCAL_FAILURES = (FailureKind.UNKNOWN, FailureKind.ERROR, FailureKind.UNROUTABLE)
 
 
@@ -105,7 +110,7 @@ class SmtpSession:
         if isinstance(event, RcptTo):
             return [await self._rcpt(event)]
         if isinstance(event, DataStart):
-            return [Reply(354, None, "Enter message, end with <CRLF>.<CRLF>")]
+            return [START_INPUT]
         if isinstance(event, MessageData):
             return await self._message(conn, event.data)
         if isinstance(event, Chunk):
@@ -151,7 +156,7 @@ class SmtpSession:
         if refused is not None:
             return refused
         self.txn = _Transaction(event.address, event.params)
-        return Reply(250, "2.1.0", "Sender OK")
+        return SENDER_OK
 
     async def _rcpt(self, event: RcptTo) -> Reply:
         txn = self.txn
@@ -183,7 +188,7 @@ class SmtpSession:
         queue = self.server.service("queue")
         destination = queue.destination(route, address) if queue is not None else None
         txn.recipients.append(Recipient(address, orcpt, notify, destination))
-        return Reply(250, "2.1.5", "Recipient OK")
+        return RECIPIENT_OK
 
     async def _message(self, conn: ServerConnection, data: bytes) -> list[Reply]:
         txn, self.txn = self.txn, None

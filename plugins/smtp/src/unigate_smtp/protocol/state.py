@@ -14,7 +14,18 @@ from __future__ import annotations
 import enum
 
 
-class ServerState(enum.Enum):
+class _Member(enum.Enum):
+    """An enum whose members hash by identity, in C.
+
+    `Enum.__hash__` is Python code hashing the member's name; the tables below are
+    looked up with these members several times per command (about 25 calls per message).
+    Members are singletons and compare by identity, so the identity hash is consistent.
+    """
+
+    __hash__ = object.__hash__
+
+
+class ServerState(_Member):
     GREETING = "GREETING"  # the application has not sent the banner yet
     REFUSED = "REFUSED"  # banner was 554: only QUIT is honoured (RFC 5321 §3.1)
     CONNECTED = "CONNECTED"  # banner sent, no (successful) HELO/EHLO/LHLO yet
@@ -28,7 +39,7 @@ class ServerState(enum.Enum):
     CLOSED = "CLOSED"
 
 
-class Verb(enum.Enum):
+class Verb(_Member):
     """What a pending reply answers."""
 
     GREETING = "GREETING"
@@ -52,7 +63,7 @@ class Verb(enum.Enum):
     ERROR = "ERROR"  # a ProtocolError the core produced
 
 
-class ReplyKind(enum.Enum):
+class ReplyKind(_Member):
     POSITIVE = 2
     INTERMEDIATE = 3
     NEGATIVE = 4  # 4xx and 5xx
