@@ -13,8 +13,9 @@ hands the result straight to the caller's asyncio future with
 `MAX_WORKERS` and then live for the life of the process.
 
 Cancellation: the caller's await is cancellable like any other; the work itself runs
-to the end regardless. Every caller in the hot path runs inside a shielded scope (the
-group commits), so a commit that started is always seen through.
+to the end regardless. The group commits in the hot path await it in a task of their
+own (a mailbox's commit task) or inside a shielded scope (the Queue's), so a commit
+that started is always seen through.
 Used by the asyncio backend only (the server always runs on asyncio).
 """
 
