@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,20 +29,27 @@ ANN = "ann@x.dom"
 
 
 class CountingStore(ReferenceStore):
-    batches: list[int]
+    driver: CountingDriver
 
     def append(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
-        self.batches.append(len(messages))
+        driver = self.driver
+        driver.batches.append(len(messages))
+        if driver.gate is not None and driver.entered is not None:  # a slow disk
+            driver.entered.set()
+            driver.gate.wait(10)
         return super().append(messages)
 
 
 class CountingDriver(ReferenceDriver):
     def __init__(self) -> None:
         self.batches: list[int] = []
+        #: when set, an append waits for it, announcing itself on ``entered``
+        self.gate: threading.Event | None = None
+        self.entered: threading.Event | None = None
 
     def open(self, path: Path) -> MailboxStore:
         store = CountingStore(path)
-        store.batches = self.batches
+        store.driver = self
         if not (path / "log").is_file():
             raise FileNotFoundError(path)
         return store
@@ -265,6 +273,58 @@ async def test_group_commit(mgr: MailboxManager, driver: CountingDriver) -> None
         assert [r.uid for r in box.messages()] == list(range(1, 32))
         bodies = {await box.read(u) for u in range(2, 32)}
         assert bodies == {msg(i) for i in range(1, 31)}
+
+
+async def test_a_failing_watcher_neither_hangs_nor_fails_the_writers(
+    mgr: MailboxManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The messages are on disk when the change is announced: a watcher that raises must
+    # not leave the writers waiting (the commit runs in a task of its own), nor turn
+    # their acknowledgement into an error (a client would send the message again).
+    await mgr.deliver(BOB, "INBOX", msg(0))
+    watch = mgr.watch(BOB, BOB)
+
+    def broken(event: object) -> None:
+        raise RuntimeError("watcher bug")
+
+    monkeypatch.setattr(watch, "_push", broken)
+    uids: list[int] = []
+
+    async def one(i: int) -> None:
+        uids.append(await mgr.deliver(BOB, "INBOX", msg(i)))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            for i in range(1, 11):
+                tg.start_soon(one, i)
+    watch.close()
+    assert sorted(uids) == list(range(2, 12))
+    async with await mgr.open(BOB, "INBOX", user=BOB) as box:
+        assert [r.uid for r in box.messages()] == list(range(1, 12))
+
+
+async def test_a_cancelled_writer_does_not_cancel_the_write(
+    mgr: MailboxManager, driver: CountingDriver
+) -> None:
+    # A commit once taken is written and announced whatever happens to its caller (an
+    # SMTP session that times out, a client that hangs up): the store is never left
+    # with records the mailbox does not know, and the next append commits normally.
+    await mgr.deliver(BOB, "INBOX", msg(0))
+    driver.gate, driver.entered = threading.Event(), threading.Event()
+    async with await mgr.open(BOB, "INBOX", user=BOB) as box:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(mgr.deliver, BOB, "INBOX", msg(1))
+            with anyio.fail_after(5):
+                while not driver.entered.is_set():
+                    await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()  # the writer goes while its batch is on the disk
+        driver.gate.set()
+        with anyio.fail_after(5):
+            while len(box.refresh()) == 0:
+                await anyio.sleep(0.01)
+        assert [r.uid for r in box.messages()] == [1, 2]
+        driver.gate = driver.entered = None
+        assert await mgr.deliver(BOB, "INBOX", msg(2)) == 3
 
 
 async def test_two_writers_interleaved(mgr: MailboxManager) -> None:

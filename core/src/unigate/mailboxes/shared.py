@@ -16,6 +16,7 @@ Appends that arrive while a batch is being written therefore share the next fsyn
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["SharedMailbox"]
 
 T = TypeVar("T")
+log = logging.getLogger("unigate.mailboxes")
 
 #: the distinct flag sets of a mailbox's records and how many records have each
 FlagCounts = dict[frozenset[str], int]
@@ -294,7 +296,17 @@ class SharedMailbox:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                await self._commit(batch)
+                try:
+                    await self._commit(batch)
+                except Exception as exc:  # a bug after the write: answer, never leave hanging
+                    for req in batch:
+                        if not req.done.done():
+                            req.done.set_exception(exc)
+        except BaseException:  # cancelled (shutdown): what was not taken is not written
+            for req in self._pending:
+                req.done.cancel()
+            self._pending = []
+            raise
         finally:
             self._committer = None
 
@@ -341,11 +353,14 @@ class SharedMailbox:
             mine_records = records[pos : pos + len(req.messages)]
             pos += len(req.messages)
             if mine_records:
-                self.broadcast(Appended(tuple(mine_records)), origin=None)
-                actor = req.actor
-                if actor is None and req.origin is not None:
-                    actor = req.origin.origin
-                self._changed(ChangeKind.NEW, actor)
+                try:
+                    self.broadcast(Appended(tuple(mine_records)), origin=None)
+                    actor = req.actor
+                    if actor is None and req.origin is not None:
+                        actor = req.origin.origin
+                    self._changed(ChangeKind.NEW, actor)
+                except Exception:  # stored all the same: its writer gets its answer
+                    log.exception("%s/%s: announcing an append failed", self.owner, self.name)
             if not req.done.done():
                 req.done.set_result(mine_records)
 
