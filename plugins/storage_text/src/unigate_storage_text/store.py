@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
-from unigate.api import fdatasync, fsync_dir, write_atomic, write_chunks
+from unigate.api import fdatasync, fsync_dir, write_atomic, write_synced
 from unigate_hookspecs.storage import (
     FlagChange,
     MailboxState,
@@ -494,8 +494,7 @@ class TextStore(MailboxStore):
         # The header is not rewritten: the From-lines just written carry the new UIDs
         # and MODSEQs, which an open takes over the header's (`_assign_uids`), so one
         # place on disk is flushed per append, not two; `close` catches the header up.
-        write_chunks(fd, chunks, self._size)
-        fdatasync(fd)
+        write_synced(fd, chunks, self._size)
         self._header_behind = True
         self._size = off
         self._entries.extend(new)
