@@ -30,6 +30,7 @@ from .params import (
     format_mail_params,
     format_rcpt_params,
 )
+from .replies import ReplyClass
 
 _REPLY_RE = re.compile(rb"([2-5][0-9][0-9])(?:([ -])(.*))?\Z", re.DOTALL)
 _STATUS_RE = re.compile(r"([245]\.[0-9]{1,3}\.[0-9]{1,3})(?: |\Z)")
@@ -67,7 +68,7 @@ class ClientState(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class ServerReply:
+class ServerReply(ReplyClass):
     """One complete server reply.
 
     :param status: the RFC 3463 enhanced status code if the reply carried one; it is then
@@ -82,26 +83,6 @@ class ServerReply:
     lines: tuple[str, ...]
     command: str = ""
     recipient: str | None = None
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    @property
-    def is_positive(self) -> bool:
-        return 200 <= self.code < 300
-
-    @property
-    def is_intermediate(self) -> bool:
-        return 300 <= self.code < 400
-
-    @property
-    def is_transient(self) -> bool:
-        return 400 <= self.code < 500
-
-    @property
-    def is_permanent(self) -> bool:
-        return self.code >= 500
 
     def challenge(self) -> bytes:
         """The decoded SASL challenge of a 334 reply."""

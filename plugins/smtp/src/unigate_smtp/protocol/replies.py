@@ -17,8 +17,38 @@ from .errors import LocalProtocolError
 STATUS_RE = re.compile(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}\Z")
 
 
+class ReplyClass:
+    """What the reply code says (RFC 5321 §4.2.1); shared by the replies a server sends
+    (`Reply`) and those a client receives (``ServerReply``)."""
+
+    __slots__ = ()
+    code: int
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The lines joined with LF."""
+        return "\n".join(self.lines)
+
+    @property
+    def is_positive(self) -> bool:
+        return 200 <= self.code < 300
+
+    @property
+    def is_intermediate(self) -> bool:
+        return 300 <= self.code < 400
+
+    @property
+    def is_transient(self) -> bool:
+        return 400 <= self.code < 500
+
+    @property
+    def is_permanent(self) -> bool:
+        return self.code >= 500
+
+
 @dataclass(frozen=True, slots=True, init=False)
-class Reply:
+class Reply(ReplyClass):
     """One SMTP reply.
 
     ``Reply(250, "2.1.0", "Sender OK")`` or ``Reply(250, None, ["host", "PIPELINING"])``.
@@ -48,27 +78,6 @@ class Reply:
         object.__setattr__(self, "code", code)
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "lines", lines)
-
-    @property
-    def text(self) -> str:
-        """The lines joined with LF."""
-        return "\n".join(self.lines)
-
-    @property
-    def is_positive(self) -> bool:
-        return 200 <= self.code < 300
-
-    @property
-    def is_intermediate(self) -> bool:
-        return 300 <= self.code < 400
-
-    @property
-    def is_transient(self) -> bool:
-        return 400 <= self.code < 500
-
-    @property
-    def is_permanent(self) -> bool:
-        return self.code >= 500
 
     def to_bytes(self, *, enhanced: bool = True) -> bytes:
         """The wire form; `enhanced` says whether to prefix the status code."""
