@@ -34,6 +34,8 @@ class CountingStore(ReferenceStore):
     def append(self, messages: Sequence[NewMessage]) -> list[MessageRecord]:
         driver = self.driver
         driver.batches.append(len(messages))
+        if driver.fail is not None:
+            raise driver.fail
         if driver.gate is not None and driver.entered is not None:  # a slow disk
             driver.entered.set()
             driver.gate.wait(10)
@@ -46,6 +48,8 @@ class CountingDriver(ReferenceDriver):
         #: when set, an append waits for it, announcing itself on ``entered``
         self.gate: threading.Event | None = None
         self.entered: threading.Event | None = None
+        #: when set, an append raises it (a full disk)
+        self.fail: OSError | None = None
 
     def open(self, path: Path) -> MailboxStore:
         store = CountingStore(path)
@@ -301,6 +305,32 @@ async def test_a_failing_watcher_neither_hangs_nor_fails_the_writers(
     assert sorted(uids) == list(range(2, 12))
     async with await mgr.open(BOB, "INBOX", user=BOB) as box:
         assert [r.uid for r in box.messages()] == list(range(1, 12))
+
+
+async def test_a_failed_write_reaches_every_writer_of_its_batch(
+    mgr: MailboxManager, driver: CountingDriver
+) -> None:
+    await mgr.deliver(BOB, "INBOX", msg(0))
+    driver.fail = OSError(28, "No space left on device")
+    errors: list[BaseException] = []
+
+    async def one(i: int) -> None:
+        try:
+            await mgr.deliver(BOB, "INBOX", msg(i))
+        except OSError as error:
+            errors.append(error)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            for i in range(1, 6):
+                tg.start_soon(one, i)
+    assert len(errors) == 5
+    driver.fail = None
+    async with await mgr.open(BOB, "INBOX", user=BOB) as box:
+        assert [r.uid for r in box.messages()] == [1]
+        await mgr.deliver(BOB, "INBOX", msg(6))  # the mailbox goes on
+        box.refresh()
+        assert len(box.messages()) == 2
 
 
 async def test_a_cancelled_writer_does_not_cancel_the_write(

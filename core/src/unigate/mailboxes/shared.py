@@ -293,18 +293,19 @@ class SharedMailbox:
         return await request.done
 
     async def _commit_loop(self) -> None:
+        batch: list[_AppendRequest] = []
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
                     await self._commit(batch)
-                except Exception as exc:  # a bug after the write: answer, never leave hanging
+                except Exception as exc:  # the write failed (or a bug): every waiter hears it
                     for req in batch:
                         if not req.done.done():
                             req.done.set_exception(exc)
-        except BaseException:  # cancelled (shutdown): what was not taken is not written
-            for req in self._pending:
-                req.done.cancel()
+        except BaseException:  # the task cancelled (shutdown): nobody is answered
+            for req in batch + self._pending:
+                req.done.cancel()  # no effect on an answered one
             self._pending = []
             raise
         finally:
@@ -312,32 +313,21 @@ class SharedMailbox:
 
     async def _commit(self, batch: list[_AppendRequest]) -> None:
         async with self._lock:
-            try:
-                self._check()
-                flat: list[NewMessage] = []
-                for req in batch:
-                    for msg in req.messages:
-                        self.highestmodseq += 1
-                        flat.append(
-                            NewMessage(
-                                msg.data,
-                                self._shared_flags(msg.flags),
-                                msg.internal_date,
-                                self.highestmodseq,
-                            )
+            self._check()
+            flat: list[NewMessage] = []
+            for req in batch:
+                for msg in req.messages:
+                    self.highestmodseq += 1
+                    flat.append(
+                        NewMessage(
+                            msg.data,
+                            self._shared_flags(msg.flags),
+                            msg.internal_date,
+                            self.highestmodseq,
                         )
-                store = self.store
-                self.append_batches += 1
-                records = await run_blocking(store.append, flat)
-            except Exception as exc:  # handed to every waiter
-                for req in batch:
-                    if not req.done.done():
-                        req.done.set_exception(exc)
-                return
-            except BaseException:  # the task itself cancelled (shutdown): nobody answered
-                for req in batch:
-                    req.done.cancel()
-                raise
+                    )
+            self.append_batches += 1
+            records = await run_blocking(self.store.append, flat)
         mine = self._writable()
         for rec in records:
             old = mine.get(rec.uid)
